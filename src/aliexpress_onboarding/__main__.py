@@ -1,0 +1,7 @@
+"""``python -m aliexpress_onboarding``."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""The pure domain: values, eligibility rules, aggregates. No I/O, no clock reads."""

@@ -1,0 +1,411 @@
+"""Who may apply as which developer type, and what to do about it.
+
+The rules are the platform guide's "Choose the correct developer type", as DESIGN.md states them:
+
+- A Self developer is an enterprise, an AliExpress seller, and uploads its business licence.
+- A Commercial developer (ISV) is an enterprise and uploads its business licence too; without a
+  seller test account it cannot test with a store of its own (advice, not a blocker).
+- A CIF replaces the business licence for applicants in Spain only.
+- An overseas seller whose Prestashop or Magento store uses a third party's module is still a Self
+  developer: the store is its own.
+
+`check_eligibility` is pure and cheap; `check_many` is its batch form for notebooks.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Final
+
+import attrs
+
+from ..errors import InvalidApplicantError, ValidationError
+from .values import SPAIN, CountryCode, DeveloperType, DocumentKind, EmailAddress
+
+__all__ = [
+    "Applicant",
+    "EligibilityReport",
+    "Problem",
+    "StorePlatform",
+    "check_eligibility",
+    "check_many",
+    "recommend_developer_type",
+]
+
+
+class StorePlatform(enum.Enum):
+    """Where the applicant's own store runs."""
+
+    ALIEXPRESS = "aliexpress"
+    PRESTASHOP = "prestashop"
+    MAGENTO = "magento"
+    OTHER = "other"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+_SELF_HOSTED_WITH_MODULES: Final = frozenset({StorePlatform.PRESTASHOP, StorePlatform.MAGENTO})
+
+
+@attrs.frozen
+class Problem:
+    """One finding of an eligibility check.
+
+    Attributes:
+        code: stable snake_case identifier, safe to branch on and to store.
+        message: what is wrong and what to do next, for a person.
+        blocking: ``True`` when the application would be refused; ``False`` for advice.
+    """
+
+    code: str
+    message: str
+    blocking: bool = True
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
+
+
+NOT_AN_ENTERPRISE: Final = Problem(
+    "not_an_enterprise",
+    "Only an enterprise can become a developer: register the business, then apply with its "
+    "business license.",
+)
+NOT_A_SELLER: Final = Problem(
+    "not_a_seller",
+    "A Self developer must be an AliExpress seller: open a seller account first, or apply as a "
+    "Commercial developer if you build software for other sellers.",
+)
+MISSING_BUSINESS_LICENSE: Final = Problem(
+    "missing_business_license",
+    "Upload the enterprise's business license (JPEG or PNG, at most 2 MiB); applicants in Spain "
+    "may upload their CIF instead.",
+)
+CIF_OUTSIDE_SPAIN: Final = Problem(
+    "cif_outside_spain",
+    "A CIF replaces the business license for applicants in Spain (ES) only: upload the "
+    "enterprise's business license instead.",
+)
+NO_SELLER_TEST_ACCOUNT: Final = Problem(
+    "no_seller_test_account",
+    "To test with a store of your own, apply for a seller test account (AliExpress developer "
+    "doc 108555).",
+    blocking=False,
+)
+SELF_SERVES_OWN_STORES_ONLY: Final = Problem(
+    "self_serves_own_stores_only",
+    "A Self developer's app can be authorized only for your own enterprise's stores: to serve "
+    "other sellers, apply as a Commercial developer.",
+    blocking=False,
+)
+OWN_STORES_ONLY: Final = Problem(
+    "own_stores_only",
+    "You build only for your own stores: apply as a Self developer.",
+    blocking=False,
+)
+OWN_STORE_THIRD_PARTY_MODULE: Final = Problem(
+    "own_store_third_party_module",
+    "Your Prestashop or Magento store uses a third party's module, but it is still your own "
+    "store: apply as a Self developer.",
+    blocking=False,
+)
+
+
+def _check_bool(instance: object, attribute: attrs.Attribute[bool], value: object) -> None:
+    if type(value) is not bool:
+        raise InvalidApplicantError(attribute.name, value, "must be True or False")
+
+
+def _check_name(_: object, __: object, value: Any) -> None:
+    if not isinstance(value, str) or not 1 <= len(value) <= 200 or not value.isprintable():
+        raise InvalidApplicantError("name", value, "must be 1 to 200 printable characters")
+
+
+def _check_license_kind(_: object, __: object, value: Any) -> None:
+    if value is not None and not isinstance(value, DocumentKind):
+        raise InvalidApplicantError("license_kind", value, "must be a DocumentKind or None")
+
+
+def _check_platform(_: object, __: object, value: Any) -> None:
+    if not isinstance(value, StorePlatform):
+        raise InvalidApplicantError("store_platform", value, "must be a StorePlatform")
+
+
+def _check_email(_: object, __: object, value: Any) -> None:
+    if value is not None and not isinstance(value, EmailAddress):
+        raise InvalidApplicantError("email", value, "must be an EmailAddress or None")
+
+
+def _to_country(value: object) -> CountryCode:
+    return value if isinstance(value, CountryCode) else CountryCode(value)
+
+
+@attrs.frozen
+class Applicant:
+    """The facts about a would-be developer that eligibility depends on.
+
+    Attributes:
+        name: the applicant's (enterprise's) name, for reports.
+        country: where the enterprise is registered.
+        is_enterprise: a registered business, not an individual.
+        is_aliexpress_seller: has an AliExpress seller account.
+        license_kind: the document it uploads, or ``None`` when it has none.
+        builds_for_other_sellers: develops software that other sellers will authorize.
+        store_platform: where its own store runs.
+        uses_third_party_module: its own store uses a module built by a third party.
+        has_seller_test_account: has a seller test account for testing.
+        email: a contact address, when known.
+    """
+
+    name: str = attrs.field(validator=_check_name)
+    country: CountryCode = attrs.field(converter=_to_country)
+    is_enterprise: bool = attrs.field(validator=_check_bool)
+    is_aliexpress_seller: bool = attrs.field(validator=_check_bool)
+    license_kind: DocumentKind | None = attrs.field(
+        default=DocumentKind.BUSINESS_LICENSE, validator=_check_license_kind
+    )
+    builds_for_other_sellers: bool = attrs.field(default=False, validator=_check_bool)
+    store_platform: StorePlatform = attrs.field(
+        default=StorePlatform.ALIEXPRESS, validator=_check_platform
+    )
+    uses_third_party_module: bool = attrs.field(default=False, validator=_check_bool)
+    has_seller_test_account: bool = attrs.field(default=False, validator=_check_bool)
+    email: EmailAddress | None = attrs.field(default=None, validator=_check_email)
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, object]) -> Applicant:
+        """Build an applicant from a flat record (a CSV row, a JSON object, a data-frame row).
+
+        Yes/no fields accept ``True``/``False`` or the text ``yes``/``no``/``true``/``false``/
+        ``1``/``0`` (any case); empty text or ``None`` means "not given" for optional fields,
+        and for ``license_kind`` it means the applicant has no document (never assumed).
+        Unknown keys are refused, so a misspelt column never passes silently.
+
+        Raises:
+            InvalidApplicantError: naming the field and the rule (also for NaN from a CSV).
+            ValidationError: a country or e-mail that fails its own rule.
+        """
+        if not isinstance(record, Mapping):
+            raise InvalidApplicantError("record", type(record).__name__, "must be a mapping")
+        unknown = sorted(str(k) for k in record if k not in _FIELDS)
+        if unknown:
+            raise InvalidApplicantError(
+                unknown[0], unknown, f"unknown field; expected some of: {', '.join(_FIELDS)}"
+            )
+        kwargs: dict[str, object] = {}
+        for field, parse in _PARSERS.items():
+            raw = record.get(field)
+            if _is_blank(raw):
+                if field in _REQUIRED:
+                    raise InvalidApplicantError(field, raw, "is required")
+                if field == "license_kind":
+                    kwargs[field] = None
+                continue
+            kwargs[field] = parse(field, raw)
+        return cls(**kwargs)  # type: ignore[arg-type]
+
+
+def _is_blank(value: object) -> bool:
+    return value is None or (isinstance(value, str) and value.strip() == "")
+
+
+_Parser = Callable[[str, object], object]
+_TRUE: Final = frozenset({"yes", "y", "true", "t", "1"})
+_FALSE: Final = frozenset({"no", "n", "false", "f", "0"})
+
+
+def _parse_bool(field: str, value: object) -> bool:
+    if type(value) is bool:
+        return value
+    if isinstance(value, str) and value.isascii():
+        key = value.strip().lower()
+        if key in _TRUE:
+            return True
+        if key in _FALSE:
+            return False
+    if isinstance(value, float) and math.isnan(value):
+        raise InvalidApplicantError(field, value, "is missing (NaN); expected yes or no")
+    raise InvalidApplicantError(field, value, "expected yes or no")
+
+
+def _parse_text(field: str, value: object) -> object:
+    if isinstance(value, float) and math.isnan(value):
+        raise InvalidApplicantError(field, value, "is missing (NaN)")
+    return value
+
+
+def _parse_enum(enum_type: type[enum.Enum]) -> _Parser:
+    names = ", ".join(str(m.value) for m in enum_type)
+
+    def parse(field: str, value: object) -> object:
+        if isinstance(value, enum_type):
+            return value
+        if isinstance(value, str) and value.isascii():
+            try:
+                return enum_type(value.strip().lower())
+            except ValueError:
+                pass
+        raise InvalidApplicantError(field, value, f"expected one of: {names}")
+
+    return parse
+
+
+def _parse_email(field: str, value: object) -> object:
+    return value if isinstance(value, EmailAddress) else EmailAddress(_parse_text(field, value))
+
+
+_PARSERS: Final[dict[str, _Parser]] = {
+    "name": _parse_text,
+    "country": _parse_text,
+    "is_enterprise": _parse_bool,
+    "is_aliexpress_seller": _parse_bool,
+    "license_kind": _parse_enum(DocumentKind),
+    "builds_for_other_sellers": _parse_bool,
+    "store_platform": _parse_enum(StorePlatform),
+    "uses_third_party_module": _parse_bool,
+    "has_seller_test_account": _parse_bool,
+    "email": _parse_email,
+}
+_FIELDS: Final = tuple(_PARSERS)
+_REQUIRED: Final = frozenset({"name", "country", "is_enterprise", "is_aliexpress_seller"})
+
+
+@attrs.frozen
+class EligibilityReport:
+    """The outcome of checking one applicant against one developer type.
+
+    Attributes:
+        applicant: who was checked.
+        developer_type: the type checked against.
+        problems: every finding, blocking ones first.
+    """
+
+    applicant: Applicant
+    developer_type: DeveloperType
+    problems: tuple[Problem, ...] = ()
+
+    @property
+    def eligible(self) -> bool:
+        """``True`` when no problem blocks the application."""
+        return not self.blocking
+
+    @property
+    def blocking(self) -> tuple[Problem, ...]:
+        """The problems that would get the application refused."""
+        return tuple(p for p in self.problems if p.blocking)
+
+    @property
+    def advice(self) -> tuple[Problem, ...]:
+        """The findings that do not block but are worth acting on."""
+        return tuple(p for p in self.problems if not p.blocking)
+
+    def to_dict(self) -> dict[str, object]:
+        """A flat record of plain values, one per report, for ``pandas.DataFrame(records)``."""
+        return {
+            "applicant": self.applicant.name,
+            "country": str(self.applicant.country),
+            "developer_type": str(self.developer_type),
+            "eligible": self.eligible,
+            "blocking": ",".join(p.code for p in self.blocking),
+            "advice": ",".join(p.code for p in self.advice),
+            "messages": " ".join(p.message for p in self.problems),
+        }
+
+
+def check_eligibility(
+    applicant: Applicant, developer_type: DeveloperType | str
+) -> EligibilityReport:
+    """Check an applicant against the requirements of one developer type.
+
+    Args:
+        applicant: the facts about the would-be developer.
+        developer_type: a `DeveloperType`, or text that `DeveloperType.parse` accepts.
+
+    Returns:
+        A report listing every problem, blocking first; ``report.eligible`` sums it up.
+
+    Raises:
+        InvalidApplicantError: ``applicant`` is not an `Applicant`.
+        InvalidDeveloperTypeError: ``developer_type`` names no developer type.
+    """
+    if not isinstance(applicant, Applicant):
+        raise InvalidApplicantError("applicant", applicant, "must be an Applicant")
+    kind = DeveloperType.parse(developer_type)
+    blocking: list[Problem] = []
+    advice: list[Problem] = []
+    if not applicant.is_enterprise:
+        blocking.append(NOT_AN_ENTERPRISE)
+    if kind is DeveloperType.SELF and not applicant.is_aliexpress_seller:
+        blocking.append(NOT_A_SELLER)
+    if applicant.license_kind is None:
+        blocking.append(MISSING_BUSINESS_LICENSE)
+    elif applicant.license_kind is DocumentKind.CIF and applicant.country != SPAIN:
+        blocking.append(CIF_OUTSIDE_SPAIN)
+    if kind is DeveloperType.SELF:
+        if applicant.builds_for_other_sellers:
+            advice.append(SELF_SERVES_OWN_STORES_ONLY)
+    else:
+        if not applicant.has_seller_test_account:
+            advice.append(NO_SELLER_TEST_ACCOUNT)
+        if not applicant.builds_for_other_sellers:
+            advice.append(
+                OWN_STORE_THIRD_PARTY_MODULE
+                if _own_store_with_module(applicant)
+                else OWN_STORES_ONLY
+            )
+    return EligibilityReport(applicant, kind, (*blocking, *advice))
+
+
+def _own_store_with_module(applicant: Applicant) -> bool:
+    return (
+        applicant.uses_third_party_module and applicant.store_platform in _SELF_HOSTED_WITH_MODULES
+    )
+
+
+def _intended_type(applicant: Applicant) -> DeveloperType:
+    # Building for other sellers is what makes an ISV; everything else (a Prestashop or Magento
+    # store with a third party's module included) is development for one's own store.
+    return DeveloperType.COMMERCIAL if applicant.builds_for_other_sellers else DeveloperType.SELF
+
+
+def recommend_developer_type(applicant: Applicant) -> DeveloperType | None:
+    """The developer type this applicant should apply as, or ``None`` if it cannot apply yet.
+
+    Commercial for those who build for other sellers, Self otherwise (a Prestashop or Magento
+    store that uses a third party's module included); ``None`` when that type's check has a
+    blocking problem — `check_eligibility` says which.
+    """
+    if not isinstance(applicant, Applicant):
+        raise InvalidApplicantError("applicant", applicant, "must be an Applicant")
+    intended = _intended_type(applicant)
+    return intended if check_eligibility(applicant, intended).eligible else None
+
+
+def check_many(
+    applicants: Iterable[Applicant | Mapping[str, object]],
+    developer_type: DeveloperType | str | None = None,
+) -> list[EligibilityReport]:
+    """Check many applicants at once, e.g. the rows of a CSV file or a data frame.
+
+    Args:
+        applicants: `Applicant` objects or flat records (see `Applicant.from_record`).
+        developer_type: the type to check every applicant against; by default each one is
+            checked against the type its facts point to (see `recommend_developer_type`).
+
+    Returns:
+        One report per applicant, in order; ``[r.to_dict() for r in reports]`` makes a table.
+
+    Raises:
+        InvalidApplicantError: a record is malformed; ``.field`` starts with its 0-based row.
+    """
+    kind = None if developer_type is None else DeveloperType.parse(developer_type)
+    reports = []
+    for row, item in enumerate(applicants):
+        try:
+            applicant = item if isinstance(item, Applicant) else Applicant.from_record(item)
+        except ValidationError as error:
+            raise InvalidApplicantError(f"[{row}].{error.field}", error.value, error.rule) from None
+        reports.append(check_eligibility(applicant, kind or _intended_type(applicant)))
+    return reports

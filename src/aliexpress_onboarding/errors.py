@@ -1,0 +1,225 @@
+"""Every error the library raises, under one root.
+
+The tree::
+
+    OnboardingError
+    ├── ValidationError (also ValueError)      bad input: .field, .value, .rule
+    │   ├── InvalidAppNameError                .position, .character
+    │   ├── InvalidCountryCodeError
+    │   ├── InvalidDeveloperTypeError
+    │   ├── InvalidDocumentError
+    │   ├── InvalidEmailError
+    │   ├── InvalidRegistrationNumberError
+    │   ├── InvalidApplicantError
+    │   ├── InvalidCredentialError
+    │   ├── InvalidDateTimeError               naive or wrong-typed datetimes
+    │   └── InvalidPolicyError                 a ReviewPolicy or DocumentPolicy set up wrongly
+    ├── NotEligibleError                       .developer_type, .problems
+    ├── TransitionNotAllowedError              .state, .command, .allowed
+    ├── PermissionDeniedError                  .actor, .command
+    ├── ConcurrencyConflictError               .aggregate_id, .expected_version, .actual_version
+    └── NotFoundError                          .kind, .id
+
+Catch `OnboardingError` for anything the library refuses, `ValidationError` (or the builtin
+`ValueError`) for bad input only. Every error keeps its context as attributes, so callers never
+parse messages. A `ValidationError` never carries a secret: the offending value of a secret field
+is left out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .domain.eligibility import Problem
+
+__all__ = [
+    "ConcurrencyConflictError",
+    "InvalidApplicantError",
+    "InvalidAppNameError",
+    "InvalidCountryCodeError",
+    "InvalidCredentialError",
+    "InvalidDateTimeError",
+    "InvalidDeveloperTypeError",
+    "InvalidDocumentError",
+    "InvalidEmailError",
+    "InvalidPolicyError",
+    "InvalidRegistrationNumberError",
+    "NotEligibleError",
+    "NotFoundError",
+    "OnboardingError",
+    "PermissionDeniedError",
+    "TransitionNotAllowedError",
+    "ValidationError",
+]
+
+_MAX_SHOWN = 80
+
+
+def _shown(value: object) -> str:
+    """A short, safe rendering of an offending value for a message."""
+    text = repr(value)
+    if len(text) > _MAX_SHOWN:
+        text = text[: _MAX_SHOWN - 3] + "..."
+    return text
+
+
+class OnboardingError(Exception):
+    """The root of every error this library raises on purpose."""
+
+
+class ValidationError(OnboardingError, ValueError):
+    """A value broke a rule; nothing was created or changed.
+
+    Attributes:
+        field: The name of the field (or argument) that was refused.
+        value: The offending value as given, or ``None`` when it is a secret.
+        rule: The rule it broke, in words a user can act on.
+    """
+
+    def __init__(self, field: str, value: object, rule: str, *, secret: bool = False) -> None:
+        self.field = field
+        self.value: Any = None if secret else value
+        self.rule = rule
+        shown = "<redacted>" if secret else _shown(value)
+        super().__init__(f"{field}: {rule} (got {shown})")
+
+
+class InvalidAppNameError(ValidationError):
+    """An app name broke the platform's naming rule.
+
+    Attributes:
+        position: The 0-based index of the first refused character, or ``None`` when the
+            length or the type is the problem.
+        character: That character, or ``None``.
+    """
+
+    def __init__(
+        self,
+        value: object,
+        rule: str,
+        *,
+        position: int | None = None,
+        character: str | None = None,
+    ) -> None:
+        super().__init__("app_name", value, rule)
+        self.position = position
+        self.character = character
+
+
+class InvalidCountryCodeError(ValidationError):
+    """A country code is not an assigned ISO 3166-1 alpha-2 code."""
+
+
+class InvalidDeveloperTypeError(ValidationError):
+    """A text names no developer type."""
+
+
+class InvalidDocumentError(ValidationError):
+    """An uploaded licence document was refused (type, size, name or digest)."""
+
+
+class InvalidEmailError(ValidationError):
+    """An e-mail address is not valid."""
+
+
+class InvalidRegistrationNumberError(ValidationError):
+    """A registration number does not match its country's format or check character."""
+
+
+class InvalidApplicantError(ValidationError):
+    """A fact about an applicant has the wrong type or value."""
+
+
+class InvalidCredentialError(ValidationError):
+    """An appKey or appSecret is malformed. The secret's value is never shown."""
+
+
+class InvalidDateTimeError(ValidationError):
+    """A timestamp is not a timezone-aware `datetime.datetime` (naive ones are refused)."""
+
+
+class InvalidPolicyError(ValidationError):
+    """A policy (review deadline, accepted documents) was configured with a bad value."""
+
+
+class NotEligibleError(OnboardingError):
+    """An applicant does not meet a developer type's requirements.
+
+    Attributes:
+        developer_type: The developer type applied for.
+        problems: The blocking problems (each a `Problem` with a stable ``code``).
+    """
+
+    def __init__(self, developer_type: object, problems: Sequence[Problem]) -> None:
+        self.developer_type = developer_type
+        self.problems = tuple(problems)
+        codes = ", ".join(p.code for p in self.problems)
+        super().__init__(f"not eligible as {developer_type}: {codes}")
+
+
+class TransitionNotAllowedError(OnboardingError):
+    """A command is not allowed in the aggregate's current state.
+
+    Attributes:
+        state: The current state.
+        command: The refused command.
+        allowed: The commands that are allowed in that state.
+    """
+
+    def __init__(self, state: object, command: str, allowed: Sequence[str]) -> None:
+        self.state = state
+        self.command = command
+        self.allowed = tuple(allowed)
+        allowed_text = ", ".join(self.allowed) or "none"
+        super().__init__(f"{command!r} is not allowed in state {state}; allowed: {allowed_text}")
+
+
+class PermissionDeniedError(OnboardingError):
+    """The actor may not run this command.
+
+    Attributes:
+        actor: The actor that was refused.
+        command: The command it tried.
+    """
+
+    def __init__(self, actor: object, command: str, reason: str) -> None:
+        self.actor = actor
+        self.command = command
+        self.reason = reason
+        super().__init__(f"{actor} may not {command}: {reason}")
+
+
+class ConcurrencyConflictError(OnboardingError):
+    """Someone else changed the aggregate since it was loaded; reload and retry.
+
+    Attributes:
+        aggregate_id: The aggregate's id.
+        expected_version: The version the caller loaded.
+        actual_version: The version stored now, when known.
+    """
+
+    def __init__(
+        self, aggregate_id: str, expected_version: int, actual_version: int | None
+    ) -> None:
+        self.aggregate_id = aggregate_id
+        self.expected_version = expected_version
+        self.actual_version = actual_version
+        super().__init__(
+            f"{aggregate_id}: expected version {expected_version}, found {actual_version}"
+        )
+
+
+class NotFoundError(OnboardingError):
+    """No aggregate of that kind has that id.
+
+    Attributes:
+        kind: What was looked for (``"account"``, ``"application"``, ``"app"``, ...).
+        id: The id that was not found.
+    """
+
+    def __init__(self, kind: str, id: str) -> None:
+        self.kind = kind
+        self.id = id
+        super().__init__(f"no {kind} with id {id!r}")
