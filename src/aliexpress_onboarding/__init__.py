@@ -3,6 +3,32 @@
 The public names live here; everything else is private and may change.
 """
 
+from .domain.account import (
+    AcceptAgreement,
+    AccountStatus,
+    DeveloperAccount,
+    DeveloperProfile,
+    SubmitProfile,
+)
+from .domain.actors import Actor, ActorKind, Role
+from .domain.app import (
+    App,
+    AppStatus,
+    AuthorizeStore,
+    ResetSecret,
+    Resume,
+    RevokeStore,
+    Store,
+    StoreAuthorization,
+    Suspend,
+)
+from .domain.application import (
+    ApplicationStatus,
+    Approve,
+    DeveloperApplication,
+    Escalate,
+    Reject,
+)
 from .domain.eligibility import (
     Applicant,
     EligibilityReport,
@@ -12,6 +38,25 @@ from .domain.eligibility import (
     check_many,
     recommend_developer_type,
 )
+from .domain.events import (
+    AccountActivated,
+    AccountRegistered,
+    AgreementAccepted,
+    AppCreated,
+    ApplicationApproved,
+    ApplicationRejected,
+    ApplicationSubmitted,
+    AppResumed,
+    AppSuspended,
+    Event,
+    ProfileSubmitted,
+    ReviewEscalated,
+    SecretReset,
+    StoreAuthorizationRevoked,
+    StoreAuthorized,
+)
+from .domain.machine import StateMachine
+from .domain.review import ReviewPolicy
 from .domain.values import (
     AppKey,
     AppName,
@@ -24,8 +69,10 @@ from .domain.values import (
     LicenseDocument,
     MediaType,
 )
+from .engine import allowed_commands, diagram
 from .errors import (
     ConcurrencyConflictError,
+    DefinitionError,
     InvalidApplicantError,
     InvalidAppNameError,
     InvalidCountryCodeError,
@@ -40,6 +87,7 @@ from .errors import (
     NotFoundError,
     OnboardingError,
     PermissionDeniedError,
+    RuleViolationError,
     TransitionNotAllowedError,
     ValidationError,
 )
@@ -47,17 +95,41 @@ from .errors import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "AcceptAgreement",
+    "AccountActivated",
+    "AccountRegistered",
+    "AccountStatus",
+    "Actor",
+    "ActorKind",
+    "AgreementAccepted",
+    "App",
+    "AppCreated",
     "AppKey",
     "AppName",
+    "AppResumed",
     "AppSecret",
+    "AppStatus",
+    "AppSuspended",
     "Applicant",
+    "ApplicationApproved",
+    "ApplicationRejected",
+    "ApplicationStatus",
+    "ApplicationSubmitted",
+    "Approve",
+    "AuthorizeStore",
     "ConcurrencyConflictError",
     "CountryCode",
+    "DefinitionError",
+    "DeveloperAccount",
+    "DeveloperApplication",
+    "DeveloperProfile",
     "DeveloperType",
     "DocumentKind",
     "DocumentPolicy",
     "EligibilityReport",
     "EmailAddress",
+    "Escalate",
+    "Event",
     "InvalidAppNameError",
     "InvalidApplicantError",
     "InvalidCountryCodeError",
@@ -75,10 +147,29 @@ __all__ = [
     "OnboardingError",
     "PermissionDeniedError",
     "Problem",
+    "ProfileSubmitted",
+    "Reject",
+    "ResetSecret",
+    "Resume",
+    "ReviewEscalated",
+    "ReviewPolicy",
+    "RevokeStore",
+    "Role",
+    "RuleViolationError",
+    "SecretReset",
+    "StateMachine",
+    "Store",
+    "StoreAuthorization",
+    "StoreAuthorizationRevoked",
+    "StoreAuthorized",
     "StorePlatform",
+    "SubmitProfile",
+    "Suspend",
     "TransitionNotAllowedError",
     "ValidationError",
+    "allowed_commands",
     "check_eligibility",
     "check_many",
+    "diagram",
     "recommend_developer_type",
 ]

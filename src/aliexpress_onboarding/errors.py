@@ -14,11 +14,13 @@ The tree::
     │   ├── InvalidCredentialError
     │   ├── InvalidDateTimeError               naive or wrong-typed datetimes
     │   └── InvalidPolicyError                 a ReviewPolicy or DocumentPolicy set up wrongly
-    ├── NotEligibleError                       .developer_type, .problems
+    ├── RuleViolationError                     .command, .problems (a guard said no)
+    │   └── NotEligibleError                   .developer_type
     ├── TransitionNotAllowedError              .state, .command, .allowed
     ├── PermissionDeniedError                  .actor, .command
     ├── ConcurrencyConflictError               .aggregate_id, .expected_version, .actual_version
-    └── NotFoundError                          .kind, .id
+    ├── NotFoundError                          .kind, .id
+    └── DefinitionError                        a transition table is malformed (import time)
 
 Catch `OnboardingError` for anything the library refuses, `ValidationError` (or the builtin
 `ValueError`) for bad input only. Every error keeps its context as attributes, so callers never
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ConcurrencyConflictError",
+    "DefinitionError",
     "InvalidApplicantError",
     "InvalidAppNameError",
     "InvalidCountryCodeError",
@@ -50,6 +53,7 @@ __all__ = [
     "NotFoundError",
     "OnboardingError",
     "PermissionDeniedError",
+    "RuleViolationError",
     "TransitionNotAllowedError",
     "ValidationError",
 ]
@@ -144,7 +148,22 @@ class InvalidPolicyError(ValidationError):
     """A policy (review deadline, accepted documents) was configured with a bad value."""
 
 
-class NotEligibleError(OnboardingError):
+class RuleViolationError(OnboardingError):
+    r"""A command is allowed in this state, but a domain rule refuses it now.
+
+    Attributes:
+        command: The refused command.
+        problems: Why, as `Problem` values with stable ``code``\ s.
+    """
+
+    def __init__(self, command: str, problems: Sequence[Problem]) -> None:
+        self.command = command
+        self.problems = tuple(problems)
+        details = "; ".join(f"{p.code}: {p.message}" for p in self.problems)
+        super().__init__(f"{command} refused: {details}")
+
+
+class NotEligibleError(RuleViolationError):
     """An applicant does not meet a developer type's requirements.
 
     Attributes:
@@ -154,9 +173,7 @@ class NotEligibleError(OnboardingError):
 
     def __init__(self, developer_type: object, problems: Sequence[Problem]) -> None:
         self.developer_type = developer_type
-        self.problems = tuple(problems)
-        codes = ", ".join(p.code for p in self.problems)
-        super().__init__(f"not eligible as {developer_type}: {codes}")
+        super().__init__("submit_application", problems)
 
 
 class TransitionNotAllowedError(OnboardingError):
@@ -223,3 +240,7 @@ class NotFoundError(OnboardingError):
         self.kind = kind
         self.id = id
         super().__init__(f"no {kind} with id {id!r}")
+
+
+class DefinitionError(OnboardingError):
+    """A transition table is malformed; raised when it is defined, never at first use."""

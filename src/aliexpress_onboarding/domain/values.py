@@ -26,6 +26,7 @@ from ..errors import (
     InvalidEmailError,
     InvalidPolicyError,
     InvalidRegistrationNumberError,
+    ValidationError,
 )
 
 __all__ = [
@@ -40,6 +41,29 @@ __all__ = [
     "LicenseDocument",
     "MediaType",
 ]
+
+# --------------------------------------------------------------------------- plain text
+
+
+def check_text(field: str, value: object, *, max_length: int = 200) -> str:
+    """Return ``value`` if it is 1 to ``max_length`` printable characters, else refuse it.
+
+    Raises:
+        ValidationError: naming ``field``.
+    """
+    if not isinstance(value, str) or not 1 <= len(value) <= max_length or not value.isprintable():
+        raise ValidationError(field, value, f"must be 1 to {max_length} printable characters")
+    return value
+
+
+def text_field(max_length: int = 200) -> Any:
+    """An attrs validator for a field of 1 to ``max_length`` printable characters."""
+
+    def validate(_: object, attribute: attrs.Attribute[str], value: object) -> None:
+        check_text(attribute.name, value, max_length=max_length)
+
+    return validate
+
 
 # --------------------------------------------------------------------------- app names
 

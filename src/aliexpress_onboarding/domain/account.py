@@ -1,0 +1,202 @@
+"""The developer account: guide step 1, "Activate the developer account".
+
+pending agreement --accept_agreement--> pending profile --submit_profile--> active
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, ClassVar
+
+import attrs
+
+from ..errors import ValidationError
+from .actors import Actor, Role
+from .eligibility import Problem
+from .events import (
+    AccountActivated,
+    AccountRegistered,
+    AgreementAccepted,
+    Event,
+    ProfileSubmitted,
+)
+from .machine import EventRecorder, StateMachine, require_aware, run
+from .values import EmailAddress, text_field
+
+__all__ = [
+    "AcceptAgreement",
+    "AccountStatus",
+    "DeveloperAccount",
+    "DeveloperProfile",
+    "SubmitProfile",
+]
+
+
+class AccountStatus(enum.Enum):
+    """Where a developer account is in its activation."""
+
+    PENDING_AGREEMENT = "pending_agreement"
+    PENDING_PROFILE = "pending_profile"
+    ACTIVE = "active"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def _count(_: object, attribute: attrs.Attribute[int], value: object) -> None:
+    if type(value) is not int or not 0 <= value <= 10_000:
+        raise ValidationError(attribute.name, value, "must be a whole number from 0 to 10000")
+
+
+def _email(_: object, __: object, value: Any) -> None:
+    if not isinstance(value, EmailAddress):
+        raise ValidationError("email", value, "must be an EmailAddress")
+
+
+@attrs.frozen
+class DeveloperProfile:
+    """The developer information filled in at activation (guide step 1.2)."""
+
+    contact_name: str = attrs.field(validator=text_field())
+    email: EmailAddress = attrs.field(validator=_email)
+
+
+@attrs.frozen
+class DeveloperAccount:
+    """A seller's developer account on the AliExpress Open Platform.
+
+    Attributes:
+        id: the account id.
+        owner_id: the AliExpress seller id of the seller who owns it (its owner actor).
+        enterprise_id: the enterprise behind the seller, for Self store authorizations.
+        verified_store_count: how many stores the enterprise verification covers.
+        status: where it is in activation.
+        version: bumped by every transition (optimistic concurrency).
+    """
+
+    id: str = attrs.field(validator=text_field(128))
+    owner_id: str = attrs.field(validator=text_field(128))
+    enterprise_id: str = attrs.field(validator=text_field(128))
+    created_at: datetime
+    updated_at: datetime
+    verified_store_count: int = attrs.field(default=1, validator=_count)
+    status: AccountStatus = AccountStatus.PENDING_AGREEMENT
+    version: int = 1
+    agreement_version: str | None = None
+    agreement_accepted_at: datetime | None = None
+    profile: DeveloperProfile | None = None
+
+    machine: ClassVar[StateMachine[AccountStatus]]
+
+    @classmethod
+    def register(
+        cls,
+        account_id: str,
+        *,
+        seller_id: str,
+        enterprise_id: str,
+        actor: Actor,
+        now: datetime,
+        verified_store_count: int = 1,
+    ) -> tuple[DeveloperAccount, tuple[Event, ...]]:
+        """Open a developer account for the seller who logged in (pending the agreement).
+
+        Raises:
+            PermissionDeniedError: ``actor`` is neither that seller nor the system.
+            ValidationError: an id or the store count is malformed; ``now`` is naive.
+        """
+        require_aware("now", now)
+        account = cls(
+            id=account_id,
+            owner_id=seller_id,
+            enterprise_id=enterprise_id,
+            created_at=now,
+            updated_at=now,
+            verified_store_count=verified_store_count,
+        )
+        ACCOUNT_MACHINE.check_creation(account, actor)
+        recorder = EventRecorder(account_id, 1, now, actor)
+        recorder.record(AccountRegistered, seller_id=seller_id, enterprise_id=enterprise_id)
+        return account, tuple(recorder.events)
+
+    def handle(
+        self, command: AcceptAgreement | SubmitProfile, actor: Actor, now: datetime
+    ) -> tuple[DeveloperAccount, tuple[Event, ...]]:
+        """Apply one command; the account itself is never changed.
+
+        Raises:
+            PermissionDeniedError, TransitionNotAllowedError, RuleViolationError,
+            InvalidDateTimeError: see `run`.
+        """
+        return run(ACCOUNT_MACHINE, self, command, actor, now)
+
+    def unique_keys(self) -> frozenset[str]:
+        """Keys no other stored aggregate may hold: one developer account per seller."""
+        return frozenset({f"account-of-seller:{self.owner_id}"})
+
+    @property
+    def is_active(self) -> bool:
+        """Activated: the agreement accepted and the developer information filled in."""
+        return self.status is AccountStatus.ACTIVE
+
+
+@attrs.frozen
+class AcceptAgreement:
+    """Accept the API use agreement (guide step 1.1)."""
+
+    agreement_version: str = attrs.field(validator=text_field(64))
+    name: ClassVar[str] = "accept_agreement"
+
+    def guard(self, account: DeveloperAccount, actor: Actor, now: datetime) -> Sequence[Problem]:
+        """Nothing beyond state and actor."""
+        return ()
+
+    def effect(self, account: DeveloperAccount, events: EventRecorder) -> Mapping[str, Any]:
+        """Record the accepted version and time."""
+        events.record(AgreementAccepted, agreement_version=self.agreement_version)
+        return {"agreement_version": self.agreement_version, "agreement_accepted_at": events.now}
+
+
+def _profile(_: object, __: object, value: Any) -> None:
+    if not isinstance(value, DeveloperProfile):
+        raise ValidationError("profile", value, "must be a DeveloperProfile")
+
+
+@attrs.frozen
+class SubmitProfile:
+    """Fill in the developer information (guide step 1.2); activates the account."""
+
+    profile: DeveloperProfile = attrs.field(validator=_profile)
+    name: ClassVar[str] = "submit_profile"
+
+    def guard(self, account: DeveloperAccount, actor: Actor, now: datetime) -> Sequence[Problem]:
+        """Nothing beyond state and actor."""
+        return ()
+
+    def effect(self, account: DeveloperAccount, events: EventRecorder) -> Mapping[str, Any]:
+        """Keep the profile; the account becomes active."""
+        events.record(
+            ProfileSubmitted, contact_name=self.profile.contact_name, email=self.profile.email
+        )
+        events.record(AccountActivated)
+        return {"profile": self.profile}
+
+
+ACCOUNT_MACHINE: StateMachine[AccountStatus] = StateMachine(
+    "DeveloperAccount",
+    AccountStatus,
+    AccountStatus.PENDING_AGREEMENT,
+    commands={
+        "register": frozenset({Role.OWNER, Role.SYSTEM}),
+        AcceptAgreement.name: frozenset({Role.OWNER}),
+        SubmitProfile.name: frozenset({Role.OWNER}),
+    },
+    edges=[
+        (AccountStatus.PENDING_AGREEMENT, AcceptAgreement.name, AccountStatus.PENDING_PROFILE),
+        (AccountStatus.PENDING_PROFILE, SubmitProfile.name, AccountStatus.ACTIVE),
+    ],
+    creation="register",
+)
+DeveloperAccount.machine = ACCOUNT_MACHINE

@@ -1,0 +1,87 @@
+"""Who acts: authentication is the embedding system's job; the library checks permissions."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from typing import Any
+
+import attrs
+
+from ..errors import ValidationError
+
+__all__ = ["Actor", "ActorKind", "Role"]
+
+
+class ActorKind(enum.Enum):
+    """The kinds of actor: a seller (owning accounts, apps and stores), a reviewer, the system."""
+
+    SELLER = "seller"
+    REVIEWER = "reviewer"
+    SYSTEM = "system"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Role(enum.Enum):
+    """What a command asks of its actor.
+
+    ``OWNER``: the seller who owns the aggregate. ``SELLER``: any seller (the command's guard
+    then checks which). ``REVIEWER``: a platform reviewer. ``SYSTEM``: the scheduler/platform.
+    """
+
+    OWNER = "owner"
+    SELLER = "seller"
+    REVIEWER = "reviewer"
+    SYSTEM = "system"
+
+
+def _check_id(_: object, __: object, value: Any) -> None:
+    if not isinstance(value, str) or not 1 <= len(value) <= 128 or not value.isprintable():
+        raise ValidationError("actor.id", value, "must be 1 to 128 printable characters")
+
+
+def _check_kind(_: object, __: object, value: Any) -> None:
+    if not isinstance(value, ActorKind):
+        raise ValidationError("actor.kind", value, "must be an ActorKind")
+
+
+@attrs.frozen
+class Actor:
+    """The authenticated party behind a command.
+
+    Build one with `Actor.seller`, `Actor.reviewer` or `Actor.system`. A seller is the *owner* of
+    an account (and its applications and apps) when its id is the account's seller id.
+    """
+
+    kind: ActorKind = attrs.field(validator=_check_kind)
+    id: str = attrs.field(validator=_check_id)
+
+    def __str__(self) -> str:
+        return f"{self.kind.value} {self.id}"
+
+    @classmethod
+    def seller(cls, seller_id: str) -> Actor:
+        """A seller, identified by its AliExpress seller id."""
+        return cls(ActorKind.SELLER, seller_id)
+
+    @classmethod
+    def reviewer(cls, reviewer_id: str) -> Actor:
+        """A platform reviewer who decides applications."""
+        return cls(ActorKind.REVIEWER, reviewer_id)
+
+    @classmethod
+    def system(cls, name: str = "system") -> Actor:
+        """The platform itself (schedulers, escalation)."""
+        return cls(ActorKind.SYSTEM, name)
+
+    def may(self, roles: Iterable[Role], owner_id: str) -> bool:
+        """Whether this actor holds one of ``roles`` towards an aggregate owned by ``owner_id``."""
+        for role in roles:
+            if role is Role.OWNER:
+                if self.kind is ActorKind.SELLER and self.id == owner_id:
+                    return True
+            elif role.value == self.kind.value:
+                return True
+        return False

@@ -1,0 +1,394 @@
+"""Apps and their store authorizations: guide step 3, "Apply for Appkey", and what follows.
+
+create --> active <--suspend/resume--> suspended; reset_secret, authorize_store, revoke_store.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
+
+import attrs
+
+from ..errors import RuleViolationError, ValidationError
+from .account import DeveloperAccount
+from .actors import Actor, ActorKind, Role
+from .application import DeveloperApplication
+from .eligibility import Problem
+from .events import (
+    AppCreated,
+    AppResumed,
+    AppSuspended,
+    Event,
+    SecretReset,
+    StoreAuthorizationRevoked,
+    StoreAuthorized,
+)
+from .machine import EventRecorder, StateMachine, require_aware, run
+from .values import AppKey, AppName, AppSecret, DeveloperType, text_field
+
+__all__ = [
+    "App",
+    "AppStatus",
+    "AuthorizeStore",
+    "ResetSecret",
+    "Resume",
+    "RevokeStore",
+    "Store",
+    "StoreAuthorization",
+    "Suspend",
+]
+
+MAX_SECRET_OVERLAP = timedelta(days=30)
+
+
+class AppStatus(enum.Enum):
+    """Whether an app may take new store authorizations."""
+
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+ACCOUNT_NOT_ACTIVE = Problem(
+    "account_not_active", "Only an activated developer account can create apps."
+)
+NO_APPROVED_APPLICATION = Problem(
+    "no_approved_application",
+    "Create apps only for a developer type whose application is approved (guide step 3.2).",
+)
+APP_NAME_TAKEN = Problem("app_name_taken", "Another app of this account already has this name.")
+NOT_STORE_SELLER = Problem("not_store_seller", "A store can be authorized only by its own seller.")
+STORE_OF_OTHER_ENTERPRISE = Problem(
+    "store_of_other_enterprise",
+    "A Self developer's app can be authorized only for stores of its own enterprise.",
+)
+STORE_LIMIT_REACHED = Problem(
+    "store_limit_reached",
+    "The app already serves as many stores as the enterprise verification covers.",
+)
+STORE_ALREADY_AUTHORIZED = Problem(
+    "store_already_authorized", "This store has already authorized the app."
+)
+STORE_NOT_AUTHORIZED = Problem("store_not_authorized", "This store has not authorized the app.")
+NOT_OWNER_OR_STORE_SELLER = Problem(
+    "not_owner_or_store_seller",
+    "Only the app's owner or the store's own seller can revoke an authorization.",
+)
+
+
+@attrs.frozen
+class Store:
+    """A seller's store, as the authorizing seller presents it."""
+
+    store_id: str = attrs.field(validator=text_field(128))
+    seller_id: str = attrs.field(validator=text_field(128))
+    enterprise_id: str = attrs.field(validator=text_field(128))
+
+
+@attrs.frozen
+class StoreAuthorization:
+    """A store's standing authorization of an app."""
+
+    store: Store
+    authorized_at: datetime
+
+
+@attrs.frozen
+class App:
+    """An app on the AliExpress Open Platform, with its appKey and appSecret.
+
+    The secret is an `AppSecret`: it prints as a mask. During a reset's overlap window the
+    previous secret still matches (`secret_matches`).
+
+    Attributes:
+        store_limit: for a Self developer's app, how many stores it may serve (the enterprise
+            verification's store count when the app was created); ``None`` for Commercial.
+        authorizations: the stores that authorize the app now.
+    """
+
+    id: str = attrs.field(validator=text_field(128))
+    owner_id: str
+    account_id: str
+    enterprise_id: str
+    developer_type: DeveloperType
+    name: AppName
+    app_key: AppKey
+    secret: AppSecret
+    created_at: datetime
+    updated_at: datetime
+    store_limit: int | None = None
+    status: AppStatus = AppStatus.ACTIVE
+    version: int = 1
+    previous_secret: AppSecret | None = None
+    previous_secret_valid_until: datetime | None = None
+    authorizations: tuple[StoreAuthorization, ...] = ()
+
+    machine: ClassVar[StateMachine[AppStatus]]
+
+    @classmethod
+    def create(
+        cls,
+        app_id: str,
+        *,
+        account: DeveloperAccount,
+        developer_type: DeveloperType | str,
+        name: AppName | str,
+        applications: Iterable[DeveloperApplication],
+        existing_apps: Iterable[App],
+        app_key: AppKey,
+        secret: AppSecret,
+        actor: Actor,
+        now: datetime,
+    ) -> tuple[App, tuple[Event, ...]]:
+        """Create an app and issue its credentials (guide steps 3.1-3.4).
+
+        Args:
+            app_id: the new app's id.
+            account: the owning account; it must be active.
+            developer_type: a type whose application is approved for this account.
+            name: the app's name (`AppName` rules); unique among the account's apps.
+            applications: the account's applications.
+            existing_apps: the account's apps.
+            app_key: the appKey to issue (from the credential generator).
+            secret: the appSecret to issue (from the credential generator).
+            actor: the account's owner.
+            now: the creation time.
+
+        Raises:
+            PermissionDeniedError: ``actor`` is not the account's owner.
+            RuleViolationError: inactive account, no approved application of the type, or
+                the name is taken.
+            ValidationError: malformed arguments.
+        """
+        require_aware("now", now)
+        kind = DeveloperType.parse(developer_type)
+        app_name = name if isinstance(name, AppName) else AppName(name)
+        if not isinstance(account, DeveloperAccount):
+            raise ValidationError("account", account, "must be a DeveloperAccount")
+        if not isinstance(app_key, AppKey) or not isinstance(secret, AppSecret):
+            raise ValidationError("credentials", None, "must be an AppKey and an AppSecret")
+        app = cls(
+            id=app_id,
+            owner_id=account.owner_id,
+            account_id=account.id,
+            enterprise_id=account.enterprise_id,
+            developer_type=kind,
+            name=app_name,
+            app_key=app_key,
+            secret=secret,
+            created_at=now,
+            updated_at=now,
+            store_limit=account.verified_store_count if kind is DeveloperType.SELF else None,
+        )
+        APP_MACHINE.check_creation(app, actor)
+        problems = []
+        if not account.is_active:
+            problems.append(ACCOUNT_NOT_ACTIVE)
+        if not any(
+            a.account_id == account.id and a.developer_type is kind and a.is_approved
+            for a in applications
+        ):
+            problems.append(NO_APPROVED_APPLICATION)
+        if any(a.account_id == account.id and a.name == app_name for a in existing_apps):
+            problems.append(APP_NAME_TAKEN)
+        if problems:
+            raise RuleViolationError("create_app", problems)
+        recorder = EventRecorder(app_id, 1, now, actor)
+        recorder.record(
+            AppCreated, account_id=account.id, name=app_name, app_key=app_key, developer_type=kind
+        )
+        return app, tuple(recorder.events)
+
+    def handle(
+        self,
+        command: ResetSecret | AuthorizeStore | RevokeStore | Suspend | Resume,
+        actor: Actor,
+        now: datetime,
+    ) -> tuple[App, tuple[Event, ...]]:
+        """Apply one command; the app itself is never changed.
+
+        Raises:
+            PermissionDeniedError, TransitionNotAllowedError, RuleViolationError,
+            InvalidDateTimeError: see `run`.
+        """
+        return run(APP_MACHINE, self, command, actor, now)
+
+    def unique_keys(self) -> frozenset[str]:
+        """Keys no other stored aggregate may hold: the name within the account, the appKey."""
+        return frozenset({f"app-name:{self.account_id}:{self.name}", f"app-key:{self.app_key}"})
+
+    def secret_matches(self, candidate: AppSecret | str, now: datetime) -> bool:
+        """Whether ``candidate`` is the secret, or the previous one within its overlap window.
+
+        Both comparisons always run, in constant time, so timing tells nothing.
+        """
+        require_aware("now", now)
+        current = self.secret.matches(candidate)
+        previous = self.previous_secret is not None and self.previous_secret.matches(candidate)
+        in_window = self.previous_valid_at(now)
+        return current or (previous and in_window)
+
+    def previous_valid_at(self, now: datetime) -> bool:
+        """Whether the previous secret still matches at ``now`` (the overlap window)."""
+        until = self.previous_secret_valid_until
+        return until is not None and now < until
+
+    def is_authorized_by(self, store_id: str) -> bool:
+        """Whether the store ``store_id`` authorizes this app now."""
+        return any(a.store.store_id == store_id for a in self.authorizations)
+
+
+def _secret(_: object, __: object, value: Any) -> None:
+    if not isinstance(value, AppSecret):
+        raise ValidationError("new_secret", None, "must be an AppSecret", secret=True)
+
+
+def _overlap(_: object, __: object, value: Any) -> None:
+    if not isinstance(value, timedelta) or not timedelta(0) <= value <= MAX_SECRET_OVERLAP:
+        raise ValidationError("overlap", value, "must be a timedelta from 0 to 30 days")
+
+
+@attrs.frozen
+class ResetSecret:
+    """Replace the appSecret; the old one keeps matching for ``overlap`` (default: not at all)."""
+
+    new_secret: AppSecret = attrs.field(validator=_secret)
+    overlap: timedelta = attrs.field(default=timedelta(0), validator=_overlap)
+    name: ClassVar[str] = "reset_secret"
+
+    def guard(self, app: App, actor: Actor, now: datetime) -> Sequence[Problem]:
+        """Nothing beyond state and actor."""
+        return ()
+
+    def effect(self, app: App, events: EventRecorder) -> Mapping[str, Any]:
+        """Swap the secrets; the event says until when the old one matches, never its value."""
+        until = events.now + self.overlap if self.overlap else None
+        events.record(SecretReset, previous_valid_until=until)
+        return {
+            "secret": self.new_secret,
+            "previous_secret": app.secret if until else None,
+            "previous_secret_valid_until": until,
+        }
+
+
+def _store(_: object, __: object, value: Any) -> None:
+    if not isinstance(value, Store):
+        raise ValidationError("store", value, "must be a Store")
+
+
+@attrs.frozen
+class AuthorizeStore:
+    """A seller authorizes the app for its own store (the access-token grant)."""
+
+    store: Store = attrs.field(validator=_store)
+    name: ClassVar[str] = "authorize_store"
+
+    def guard(self, app: App, actor: Actor, now: datetime) -> Sequence[Problem]:
+        """Own store only; Self apps: own enterprise, within the verified store count."""
+        problems = []
+        if actor.id != self.store.seller_id:
+            problems.append(NOT_STORE_SELLER)
+        if app.is_authorized_by(self.store.store_id):
+            problems.append(STORE_ALREADY_AUTHORIZED)
+        if app.developer_type is DeveloperType.SELF:
+            if self.store.enterprise_id != app.enterprise_id:
+                problems.append(STORE_OF_OTHER_ENTERPRISE)
+            if app.store_limit is not None and len(app.authorizations) >= app.store_limit:
+                problems.append(STORE_LIMIT_REACHED)
+        return problems
+
+    def effect(self, app: App, events: EventRecorder) -> Mapping[str, Any]:
+        """Add the authorization."""
+        events.record(StoreAuthorized, store_id=self.store.store_id, seller_id=self.store.seller_id)
+        added = StoreAuthorization(self.store, events.now)
+        return {"authorizations": (*app.authorizations, added)}
+
+
+@attrs.frozen
+class RevokeStore:
+    """The store's seller (or the app's owner) withdraws a store's authorization."""
+
+    store_id: str = attrs.field(validator=text_field(128))
+    name: ClassVar[str] = "revoke_store"
+
+    def guard(self, app: App, actor: Actor, now: datetime) -> Sequence[Problem]:
+        """The store must authorize the app; only its seller or the app's owner may revoke."""
+        current = [a for a in app.authorizations if a.store.store_id == self.store_id]
+        if not current:
+            return (STORE_NOT_AUTHORIZED,)
+        if actor.kind is ActorKind.SELLER and actor.id not in (
+            app.owner_id,
+            current[0].store.seller_id,
+        ):
+            return (NOT_OWNER_OR_STORE_SELLER,)
+        return ()
+
+    def effect(self, app: App, events: EventRecorder) -> Mapping[str, Any]:
+        """Drop the authorization."""
+        events.record(StoreAuthorizationRevoked, store_id=self.store_id)
+        kept = tuple(a for a in app.authorizations if a.store.store_id != self.store_id)
+        return {"authorizations": kept}
+
+
+@attrs.frozen
+class Suspend:
+    """The platform suspends the app: it takes no new store authorizations."""
+
+    reason: str = attrs.field(validator=text_field(1000))
+    name: ClassVar[str] = "suspend"
+
+    def guard(self, app: App, actor: Actor, now: datetime) -> Sequence[Problem]:
+        """Nothing beyond state and actor."""
+        return ()
+
+    def effect(self, app: App, events: EventRecorder) -> Mapping[str, Any]:
+        """Record why."""
+        events.record(AppSuspended, reason=self.reason)
+        return {}
+
+
+@attrs.frozen
+class Resume:
+    """The platform lifts a suspension."""
+
+    name: ClassVar[str] = "resume"
+
+    def guard(self, app: App, actor: Actor, now: datetime) -> Sequence[Problem]:
+        """Nothing beyond state and actor."""
+        return ()
+
+    def effect(self, app: App, events: EventRecorder) -> Mapping[str, Any]:
+        """Record it."""
+        events.record(AppResumed)
+        return {}
+
+
+APP_MACHINE: StateMachine[AppStatus] = StateMachine(
+    "App",
+    AppStatus,
+    AppStatus.ACTIVE,
+    commands={
+        "create_app": frozenset({Role.OWNER}),
+        ResetSecret.name: frozenset({Role.OWNER}),
+        AuthorizeStore.name: frozenset({Role.SELLER}),
+        RevokeStore.name: frozenset({Role.SELLER, Role.SYSTEM}),
+        Suspend.name: frozenset({Role.REVIEWER}),
+        Resume.name: frozenset({Role.REVIEWER}),
+    },
+    edges=[
+        (AppStatus.ACTIVE, ResetSecret.name, AppStatus.ACTIVE),
+        (AppStatus.SUSPENDED, ResetSecret.name, AppStatus.SUSPENDED),
+        (AppStatus.ACTIVE, AuthorizeStore.name, AppStatus.ACTIVE),
+        (AppStatus.ACTIVE, RevokeStore.name, AppStatus.ACTIVE),
+        (AppStatus.SUSPENDED, RevokeStore.name, AppStatus.SUSPENDED),
+        (AppStatus.ACTIVE, Suspend.name, AppStatus.SUSPENDED),
+        (AppStatus.SUSPENDED, Resume.name, AppStatus.ACTIVE),
+    ],
+    creation="create_app",
+)
+App.machine = APP_MACHINE

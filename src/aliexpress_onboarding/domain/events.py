@@ -1,0 +1,150 @@
+"""Domain events: one frozen class per fact. An aggregate's events are its audit timeline.
+
+Every event carries ``event_id`` (stable: ``"<aggregate id>:<version>:<n>"``), the
+``aggregate_id`` and the ``version`` it produced, ``occurred_at`` and the ``actor``. No event
+holds a secret's value: `SecretReset` says *that* the secret changed, never to what.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import attrs
+
+from .actors import Actor
+from .values import AppKey, AppName, DeveloperType, EmailAddress
+
+__all__ = [
+    "AccountActivated",
+    "AccountRegistered",
+    "AgreementAccepted",
+    "AppCreated",
+    "AppResumed",
+    "AppSuspended",
+    "ApplicationApproved",
+    "ApplicationRejected",
+    "ApplicationSubmitted",
+    "Event",
+    "ProfileSubmitted",
+    "ReviewEscalated",
+    "SecretReset",
+    "StoreAuthorizationRevoked",
+    "StoreAuthorized",
+]
+
+
+@attrs.frozen(kw_only=True)
+class Event:
+    """What every event has."""
+
+    event_id: str
+    aggregate_id: str
+    version: int
+    occurred_at: datetime
+    actor: Actor
+
+    @property
+    def type(self) -> str:
+        """The event's class name, e.g. ``"ApplicationApproved"``."""
+        return type(self).__name__
+
+
+@attrs.frozen(kw_only=True)
+class AccountRegistered(Event):
+    """A seller registered a developer account (pending the API use agreement)."""
+
+    seller_id: str
+    enterprise_id: str
+
+
+@attrs.frozen(kw_only=True)
+class AgreementAccepted(Event):
+    """The seller accepted the API use agreement (guide step 1.1)."""
+
+    agreement_version: str
+
+
+@attrs.frozen(kw_only=True)
+class ProfileSubmitted(Event):
+    """The seller filled in the developer information (guide step 1.2)."""
+
+    contact_name: str
+    email: EmailAddress
+
+
+@attrs.frozen(kw_only=True)
+class AccountActivated(Event):
+    """The developer account is active: it may apply to become a developer."""
+
+
+@attrs.frozen(kw_only=True)
+class ApplicationSubmitted(Event):
+    """A Self or Commercial developer application was submitted and is under review."""
+
+    account_id: str
+    developer_type: DeveloperType
+    document_sha256: str
+
+
+@attrs.frozen(kw_only=True)
+class ApplicationApproved(Event):
+    """A reviewer approved the application; the platform sends a notification e-mail."""
+
+
+@attrs.frozen(kw_only=True)
+class ApplicationRejected(Event):
+    """A reviewer rejected the application, with a reason; the account may apply again."""
+
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class ReviewEscalated(Event):
+    """No decision by the deadline: a ticket was submitted (once per application)."""
+
+    ticket_id: str
+    deadline: datetime
+
+
+@attrs.frozen(kw_only=True)
+class AppCreated(Event):
+    """An app was created; its appKey is public, its appSecret is not in the event."""
+
+    account_id: str
+    name: AppName
+    app_key: AppKey
+    developer_type: DeveloperType
+
+
+@attrs.frozen(kw_only=True)
+class SecretReset(Event):
+    """The appSecret was replaced; the old one matches until ``previous_valid_until``."""
+
+    previous_valid_until: datetime | None
+
+
+@attrs.frozen(kw_only=True)
+class StoreAuthorized(Event):
+    """A seller authorized the app for one of its stores."""
+
+    store_id: str
+    seller_id: str
+
+
+@attrs.frozen(kw_only=True)
+class StoreAuthorizationRevoked(Event):
+    """A store's authorization of the app was revoked."""
+
+    store_id: str
+
+
+@attrs.frozen(kw_only=True)
+class AppSuspended(Event):
+    """The platform suspended the app: no new store authorizations."""
+
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class AppResumed(Event):
+    """The platform lifted the app's suspension."""

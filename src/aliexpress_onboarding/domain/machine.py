@@ -1,0 +1,303 @@
+"""The generic transition machinery the onboarding aggregates run on.
+
+A `StateMachine` is a declarative table: which commands exist and who may run them (by `Role`),
+and which edges ``(source states, command) -> target`` connect the states of one status enum.
+It is checked when it is defined (unknown states, duplicate edges, commands without an edge,
+states unreachable from the initial one raise `DefinitionError` at import time), answers
+"what may this actor do now?" and draws itself as a Mermaid ``stateDiagram-v2``.
+
+`run` is the one way an aggregate changes: permission, state, guard (problems, not exceptions),
+then the effect, which returns field changes and events. The result is a new aggregate with
+``version + 1``; the input is never touched. Nothing here reads a clock or a random source.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Generic, Protocol, TypeVar
+
+import attrs
+
+from ..errors import (
+    DefinitionError,
+    InvalidDateTimeError,
+    PermissionDeniedError,
+    RuleViolationError,
+    TransitionNotAllowedError,
+)
+from .actors import Actor, Role
+from .eligibility import Problem
+from .events import Event
+
+__all__ = ["Aggregate", "Command", "EventRecorder", "StateMachine", "require_aware", "run"]
+
+S = TypeVar("S", bound=enum.Enum)
+A = TypeVar("A", bound="Aggregate")
+A_contra = TypeVar("A_contra", contravariant=True)
+E = TypeVar("E", bound=Event)
+
+
+class Aggregate(Protocol):
+    """What `run` needs of an aggregate: an id, a version, a status and an owner."""
+
+    @property
+    def id(self) -> str: ...  # noqa: D102
+
+    @property
+    def version(self) -> int: ...  # noqa: D102
+
+    @property
+    def status(self) -> Any: ...  # noqa: D102
+
+    @property
+    def owner_id(self) -> str: ...  # noqa: D102
+
+
+class Command(Protocol[A_contra]):
+    """A request to change one aggregate: a name, a guard and an effect."""
+
+    @property
+    def name(self) -> str:
+        """The command's name in the transition table."""
+        ...
+
+    def guard(self, aggregate: A_contra, actor: Actor, now: datetime, /) -> Sequence[Problem]:
+        """Problems that refuse the command now (empty when it may go ahead)."""
+        ...
+
+    def effect(self, aggregate: A_contra, events: EventRecorder, /) -> Mapping[str, Any]:
+        """The field changes of the new aggregate; record events on ``events``."""
+        ...
+
+
+def require_aware(field: str, value: object) -> datetime:
+    """Return ``value`` if it is a timezone-aware datetime.
+
+    Raises:
+        InvalidDateTimeError: for naive datetimes and anything that is not a datetime.
+    """
+    if not isinstance(value, datetime):
+        raise InvalidDateTimeError(field, value, "must be a timezone-aware datetime")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidDateTimeError(field, value, "must be timezone-aware, not naive")
+    return value
+
+
+@attrs.frozen
+class _Edge(Generic[S]):
+    sources: frozenset[S]
+    command: str
+    target: S
+
+
+class StateMachine(Generic[S]):
+    """A checked transition table over one status enum.
+
+    Args:
+        name: the aggregate's name, for diagrams and messages.
+        states: the status enum.
+        initial: the state a new aggregate starts in.
+        commands: every command and the roles allowed to run it.
+        edges: ``(source or sources, command, target)`` triples.
+        creation: the command that creates an aggregate in ``initial`` (it has no edge).
+
+    Raises:
+        DefinitionError: the table is malformed (see the module docstring).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        states: type[S],
+        initial: S,
+        commands: Mapping[str, frozenset[Role]],
+        edges: Iterable[tuple[S | Iterable[S], str, S]],
+        creation: str,
+    ) -> None:
+        self.name = name
+        self.creation = creation
+        self.states = states
+        self.initial = initial
+        self.commands = dict(commands)
+        self._edges: list[_Edge[S]] = []
+        self._targets: dict[tuple[S, str], S] = {}
+        for source, command, target in edges:
+            sources = frozenset([source] if isinstance(source, enum.Enum) else source)
+            self._add(_Edge(sources, command, target))
+        self._allowed: dict[S, tuple[str, ...]] = {
+            state: tuple(c for c in self.commands if (state, c) in self._targets)
+            for state in states
+        }
+        self._validate()
+
+    def _add(self, edge: _Edge[S]) -> None:
+        for state in (*edge.sources, edge.target):
+            if not isinstance(state, self.states):
+                raise DefinitionError(f"{self.name}: {state!r} is not a {self.states.__name__}")
+        if edge.command not in self.commands:
+            raise DefinitionError(f"{self.name}: edge for undeclared command {edge.command!r}")
+        for source in edge.sources:
+            if (source, edge.command) in self._targets:
+                raise DefinitionError(
+                    f"{self.name}: duplicate edge {source.name} --{edge.command}-->"
+                )
+            self._targets[(source, edge.command)] = edge.target
+        self._edges.append(edge)
+
+    def _validate(self) -> None:
+        if not isinstance(self.initial, self.states):
+            raise DefinitionError(f"{self.name}: initial state {self.initial!r} is unknown")
+        used = {command for _, command in self._targets}
+        if self.creation not in self.commands or self.creation in used:
+            raise DefinitionError(f"{self.name}: creation {self.creation!r} must be edge-less")
+        for command, roles in self.commands.items():
+            if command not in used and command != self.creation:
+                raise DefinitionError(f"{self.name}: command {command!r} has no edge")
+            if not roles or not all(isinstance(r, Role) for r in roles):
+                raise DefinitionError(f"{self.name}: command {command!r} needs a set of Roles")
+        reached, frontier = {self.initial}, [self.initial]
+        while frontier:
+            state = frontier.pop()
+            for (source, _), target in self._targets.items():
+                if source is state and target not in reached:
+                    reached.add(target)
+                    frontier.append(target)
+        unreachable = [s.name for s in self.states if s not in reached]
+        if unreachable:
+            raise DefinitionError(f"{self.name}: unreachable states {unreachable}")
+
+    def allowed_in(self, state: S) -> tuple[str, ...]:
+        """The commands with an edge out of ``state``, whoever runs them."""
+        return self._allowed[state]
+
+    def allowed_commands(self, aggregate: Aggregate, actor: Actor) -> tuple[str, ...]:
+        """The commands ``actor`` may run on ``aggregate`` in its current state.
+
+        Guards are not evaluated: a command listed here may still be refused by a domain rule.
+        """
+        return tuple(
+            command
+            for command in self._allowed[aggregate.status]
+            if actor.may(self.commands[command], aggregate.owner_id)
+        )
+
+    def check_creation(self, aggregate: Aggregate, actor: Actor) -> None:
+        """Check that ``actor`` may create ``aggregate`` (the creation command's roles).
+
+        Raises:
+            PermissionDeniedError: ``actor`` has none of the creation command's roles.
+        """
+        self._permit(aggregate, self.creation, actor)
+
+    def _permit(self, aggregate: Aggregate, command: str, actor: Actor) -> None:
+        if not isinstance(actor, Actor):
+            raise PermissionDeniedError(actor, command, "commands need an Actor")
+        roles = self.commands.get(command)
+        if roles is not None and not actor.may(roles, aggregate.owner_id):
+            wanted = " or ".join(sorted(r.value for r in roles))
+            raise PermissionDeniedError(actor, command, f"only the {wanted} may")
+
+    def check(self, aggregate: Aggregate, command: str, actor: Actor) -> S:
+        """The state ``command`` leads to, after checking the actor and the current state.
+
+        Raises:
+            PermissionDeniedError: ``actor`` has none of the command's roles.
+            TransitionNotAllowedError: no edge leaves the current state for ``command``.
+        """
+        self._permit(aggregate, command, actor)
+        target = self._targets.get((aggregate.status, command))
+        if target is None:
+            raise TransitionNotAllowedError(
+                aggregate.status, command, self._allowed[aggregate.status]
+            )
+        return target
+
+    def to_mermaid(self) -> str:
+        """The table as a Mermaid ``stateDiagram-v2`` (edges labelled with command and roles)."""
+        creators = ", ".join(sorted(r.value for r in self.commands[self.creation]))
+        lines = [
+            "stateDiagram-v2",
+            f"    [*] --> {self.initial.name}: {self.creation} ({creators})",
+        ]
+        for edge in self._edges:
+            roles = ", ".join(sorted(r.value for r in self.commands[edge.command]))
+            for source in sorted(edge.sources, key=lambda s: list(self.states).index(s)):
+                lines.append(f"    {source.name} --> {edge.target.name}: {edge.command} ({roles})")
+        for state in self.states:
+            if not self._allowed[state]:
+                lines.append(f"    {state.name} --> [*]")
+        return "\n".join(lines) + "\n"
+
+
+class EventRecorder:
+    """Collects the events of one transition and stamps them with id, version, time and actor.
+
+    Event ids are ``"<aggregate id>:<version>:<n>"``: stable, so a notifier that sees an event
+    twice can tell.
+    """
+
+    __slots__ = ("_actor", "_aggregate_id", "_now", "_version", "events")
+
+    def __init__(self, aggregate_id: str, version: int, now: datetime, actor: Actor) -> None:
+        self._aggregate_id = aggregate_id
+        self._version = version
+        self._now = now
+        self._actor = actor
+        self.events: list[Event] = []
+
+    def record(self, event_type: type[E], **fields: Any) -> E:
+        """Record an event of ``event_type`` with ``fields`` on top of the common ones."""
+        event = event_type(
+            event_id=f"{self._aggregate_id}:{self._version}:{len(self.events)}",
+            aggregate_id=self._aggregate_id,
+            version=self._version,
+            occurred_at=self._now,
+            actor=self._actor,
+            **fields,
+        )
+        self.events.append(event)
+        return event
+
+    @property
+    def now(self) -> datetime:
+        """The time of the transition."""
+        return self._now
+
+    @property
+    def actor(self) -> Actor:
+        """Who made the transition."""
+        return self._actor
+
+
+def run(
+    machine: StateMachine[Any],
+    aggregate: A,
+    command: Command[A],
+    actor: Actor,
+    now: datetime,
+    *,
+    refuse: Callable[[str, Sequence[Problem]], Exception] = RuleViolationError,
+) -> tuple[A, tuple[Event, ...]]:
+    """Apply ``command`` to ``aggregate``: permission, state, guard, effect.
+
+    Returns:
+        The new aggregate (``version + 1``, status moved, ``updated_at = now``) and its events.
+
+    Raises:
+        InvalidDateTimeError: ``now`` is naive.
+        PermissionDeniedError: the actor may not run the command.
+        TransitionNotAllowedError: the command is not allowed in the current state.
+        RuleViolationError: a guard found problems (or what ``refuse`` builds from them).
+    """
+    require_aware("now", now)
+    target = machine.check(aggregate, command.name, actor)
+    problems = command.guard(aggregate, actor, now)
+    if problems:
+        raise refuse(command.name, problems)
+    version = aggregate.version + 1
+    recorder = EventRecorder(aggregate.id, version, now, actor)
+    changes = command.effect(aggregate, recorder)
+    new = attrs.evolve(aggregate, status=target, version=version, updated_at=now, **changes)  # type: ignore[misc]
+    return new, tuple(recorder.events)

@@ -1,0 +1,663 @@
+"""The onboarding engine: each domain rule of DESIGN.md, one test each."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime, timedelta
+
+import attrs
+import pytest
+
+from aliexpress_onboarding.domain.account import (
+    AcceptAgreement,
+    AccountStatus,
+    DeveloperAccount,
+    DeveloperProfile,
+    SubmitProfile,
+)
+from aliexpress_onboarding.domain.actors import Actor, Role
+from aliexpress_onboarding.domain.app import (
+    App,
+    AuthorizeStore,
+    ResetSecret,
+    Resume,
+    RevokeStore,
+    Store,
+    Suspend,
+)
+from aliexpress_onboarding.domain.application import (
+    ApplicationStatus,
+    Approve,
+    DeveloperApplication,
+    Escalate,
+    Reject,
+)
+from aliexpress_onboarding.domain.eligibility import Applicant
+from aliexpress_onboarding.domain.events import (
+    AccountActivated,
+    AppCreated,
+    ReviewEscalated,
+    SecretReset,
+)
+from aliexpress_onboarding.domain.machine import StateMachine
+from aliexpress_onboarding.domain.values import (
+    AppKey,
+    AppSecret,
+    DeveloperType,
+    EmailAddress,
+    LicenseDocument,
+)
+from aliexpress_onboarding.engine import allowed_commands, diagram
+from aliexpress_onboarding.errors import (
+    DefinitionError,
+    InvalidDateTimeError,
+    NotEligibleError,
+    PermissionDeniedError,
+    RuleViolationError,
+    TransitionNotAllowedError,
+    ValidationError,
+)
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday
+OWNER = Actor.seller("seller-1")
+OTHER_SELLER = Actor.seller("seller-2")
+REVIEWER = Actor.reviewer("rev-1")
+SYSTEM = Actor.system()
+SECRET = AppSecret("first-secret-0123456789abcdef")
+NEW_SECRET = AppSecret("second-secret-0123456789abcdef")
+DOCUMENT = LicenseDocument.from_bytes(b"\xff\xd8\xff" + bytes(16), filename="licence.jpg")
+SELLER_FACTS = Applicant(
+    name="Hangzhou Sunrise", country="CN", is_enterprise=True, is_aliexpress_seller=True
+)
+
+
+def hours(n: float) -> datetime:
+    return T0 + timedelta(hours=n)
+
+
+def active_account(**changes: object) -> DeveloperAccount:
+    account, _ = DeveloperAccount.register(
+        "acc-1",
+        seller_id="seller-1",
+        enterprise_id="ent-1",
+        actor=OWNER,
+        now=T0,
+        verified_store_count=2,
+    )
+    account, _ = account.handle(AcceptAgreement("2024-01"), OWNER, T0)
+    profile = DeveloperProfile("Wei Zhang", EmailAddress("dev@sunrise.example.com"))
+    account, _ = account.handle(SubmitProfile(profile), OWNER, T0)
+    return attrs.evolve(account, **changes)
+
+
+def submitted(
+    account: DeveloperAccount | None = None,
+    developer_type: DeveloperType = DeveloperType.SELF,
+    existing: tuple[DeveloperApplication, ...] = (),
+    app_id: str = "appl-1",
+) -> DeveloperApplication:
+    application, _ = DeveloperApplication.submit(
+        app_id,
+        account=account or active_account(),
+        developer_type=developer_type,
+        applicant=SELLER_FACTS,
+        document=DOCUMENT,
+        existing=existing,
+        actor=OWNER,
+        now=T0,
+    )
+    return application
+
+
+def approved(developer_type: DeveloperType = DeveloperType.SELF) -> DeveloperApplication:
+    application, _ = submitted(developer_type=developer_type).handle(Approve(), REVIEWER, hours(1))
+    return application
+
+
+def created_app(
+    developer_type: DeveloperType = DeveloperType.SELF, name: str = "sunrise_sync"
+) -> App:
+    app, _ = App.create(
+        "app-1",
+        account=active_account(),
+        developer_type=developer_type,
+        name=name,
+        applications=[approved(developer_type)],
+        existing_apps=[],
+        app_key=AppKey("30001234"),
+        secret=SECRET,
+        actor=OWNER,
+        now=hours(2),
+    )
+    return app
+
+
+# --------------------------------------------------------------------------- account
+
+
+def test_account_activation_walks_agreement_then_profile() -> None:
+    """Activate: accept the API use agreement, fill in developer information, then active."""
+    account = active_account()
+    assert (AccountStatus.ACTIVE, "2024-01", 3) == (
+        account.status,
+        account.agreement_version,
+        account.version,
+    )
+
+
+def test_account_profile_before_agreement_is_not_allowed() -> None:
+    """The developer information comes after the agreement, naming what is allowed."""
+    account, _ = DeveloperAccount.register(
+        "acc-1", seller_id="seller-1", enterprise_id="ent-1", actor=OWNER, now=T0
+    )
+    profile = DeveloperProfile("Wei", EmailAddress("dev@sunrise.example.com"))
+    with pytest.raises(TransitionNotAllowedError) as caught:
+        account.handle(SubmitProfile(profile), OWNER, T0)
+    assert (AccountStatus.PENDING_AGREEMENT, "submit_profile", ("accept_agreement",)) == (
+        caught.value.state,
+        caught.value.command,
+        caught.value.allowed,
+    )
+
+
+def test_account_only_its_seller_may_activate_it() -> None:
+    """Another seller cannot accept the agreement for an account that is not its own."""
+    account, _ = DeveloperAccount.register(
+        "acc-1", seller_id="seller-1", enterprise_id="ent-1", actor=OWNER, now=T0
+    )
+    with pytest.raises(PermissionDeniedError):
+        account.handle(AcceptAgreement("2024-01"), OTHER_SELLER, T0)
+
+
+def test_profile_submission_activates_account_with_events() -> None:
+    """Submitting the profile records ProfileSubmitted and AccountActivated, with stable ids."""
+    account, _ = DeveloperAccount.register(
+        "acc-1", seller_id="seller-1", enterprise_id="ent-1", actor=OWNER, now=T0
+    )
+    account, _ = account.handle(AcceptAgreement("2024-01"), OWNER, T0)
+    profile = DeveloperProfile("Wei", EmailAddress("dev@sunrise.example.com"))
+    _, events = account.handle(SubmitProfile(profile), OWNER, hours(1))
+    assert (["ProfileSubmitted", "AccountActivated"], ["acc-1:3:0", "acc-1:3:1"]) == (
+        [e.type for e in events],
+        [e.event_id for e in events],
+    )
+    assert isinstance(events[1], AccountActivated)
+    assert hours(1) == events[1].occurred_at
+
+
+# --------------------------------------------------------------------------- application review
+
+
+def test_application_requires_an_active_account() -> None:
+    """Only an activated account can apply."""
+    account, _ = DeveloperAccount.register(
+        "acc-1", seller_id="seller-1", enterprise_id="ent-1", actor=OWNER, now=T0
+    )
+    with pytest.raises(RuleViolationError) as caught:
+        submitted(account)
+    assert ["account_not_active"] == [p.code for p in caught.value.problems]
+
+
+def test_application_requires_eligibility() -> None:
+    """A non-seller cannot be a Self developer: NotEligibleError carries the problems."""
+    with pytest.raises(NotEligibleError) as caught:
+        DeveloperApplication.submit(
+            "appl-1",
+            account=active_account(),
+            developer_type="self",
+            applicant=attrs.evolve(SELLER_FACTS, is_aliexpress_seller=False),
+            document=DOCUMENT,
+            existing=(),
+            actor=OWNER,
+            now=T0,
+        )
+    assert ["not_a_seller"] == [p.code for p in caught.value.problems]
+
+
+def test_application_submitted_is_under_review() -> None:
+    """A submitted application is under review."""
+    assert ApplicationStatus.UNDER_REVIEW == submitted().status
+
+
+def test_review_decided_by_reviewer_never_by_applicant() -> None:
+    """The applicant cannot approve its own application."""
+    with pytest.raises(PermissionDeniedError):
+        submitted().handle(Approve(), OWNER, hours(1))
+
+
+def test_rejection_requires_a_reason() -> None:
+    """Rejected with a reason: an empty reason is refused."""
+    with pytest.raises(ValidationError):
+        Reject("")
+    rejected, _events = submitted().handle(Reject("licence unreadable"), REVIEWER, hours(1))
+    assert (ApplicationStatus.REJECTED, "licence unreadable") == (
+        rejected.status,
+        rejected.rejection_reason,
+    )
+
+
+def test_at_most_one_open_or_approved_application_per_type() -> None:
+    """A second application of the same type is refused while the first is open or approved."""
+    for first in (submitted(), approved()):
+        with pytest.raises(RuleViolationError) as caught:
+            submitted(existing=(first,), app_id="appl-2")
+        assert ["application_exists"] == [p.code for p in caught.value.problems]
+
+
+def test_other_developer_type_may_be_open_alongside() -> None:
+    """The limit is per developer type: Self and Commercial may both be open."""
+    second = submitted(
+        developer_type=DeveloperType.COMMERCIAL, existing=(submitted(),), app_id="appl-2"
+    )
+    assert ApplicationStatus.UNDER_REVIEW == second.status
+
+
+def test_may_apply_again_after_rejection() -> None:
+    """After a rejection the account may apply again."""
+    rejected, _ = submitted().handle(Reject("blurry scan"), REVIEWER, hours(1))
+    assert ApplicationStatus.UNDER_REVIEW == submitted(existing=(rejected,), app_id="a2").status
+
+
+def test_escalation_after_two_days_submits_a_ticket() -> None:
+    """With no decision after 2 days (48 h), escalation submits a ticket."""
+    escalated, events = submitted().handle(Escalate("T-1"), SYSTEM, hours(48))
+    assert (ApplicationStatus.ESCALATED, "T-1") == (escalated.status, escalated.ticket_id)
+    assert isinstance(events[0], ReviewEscalated)
+    assert hours(48) == events[0].deadline
+
+
+def test_escalation_before_deadline_is_refused() -> None:
+    """Before the deadline the application is not overdue: no ticket."""
+    with pytest.raises(RuleViolationError) as caught:
+        submitted().handle(Escalate("T-1"), SYSTEM, hours(47.99))
+    assert ["not_overdue"] == [p.code for p in caught.value.problems]
+
+
+def test_escalation_happens_once_per_application() -> None:
+    """A second escalation of the same application is not allowed."""
+    escalated, _ = submitted().handle(Escalate("T-1"), SYSTEM, hours(48))
+    with pytest.raises(TransitionNotAllowedError):
+        escalated.handle(Escalate("T-2"), SYSTEM, hours(96))
+
+
+def test_escalation_only_by_the_system() -> None:
+    """Escalation is the system's job, not the applicant's or a reviewer's."""
+    for actor in (OWNER, REVIEWER):
+        with pytest.raises(PermissionDeniedError):
+            submitted().handle(Escalate("T-1"), actor, hours(48))
+
+
+def test_escalated_application_is_still_decidable() -> None:
+    """A reviewer can still approve or reject an escalated application."""
+    escalated, _ = submitted().handle(Escalate("T-1"), SYSTEM, hours(48))
+    assert ApplicationStatus.APPROVED == escalated.handle(Approve(), REVIEWER, hours(50))[0].status
+    assert (
+        ApplicationStatus.REJECTED == escalated.handle(Reject("no"), REVIEWER, hours(50))[0].status
+    )
+
+
+def test_decided_application_cannot_be_decided_again() -> None:
+    """Approved and rejected are final."""
+    with pytest.raises(TransitionNotAllowedError) as caught:
+        approved().handle(Reject("changed my mind"), REVIEWER, hours(3))
+    assert () == caught.value.allowed
+
+
+# --------------------------------------------------------------------------- apps and credentials
+
+
+def test_app_creation_issues_app_key_and_secret() -> None:
+    """Creating an app issues its appKey and appSecret; the event holds no secret."""
+    app, events = App.create(
+        "app-1",
+        account=active_account(),
+        developer_type="self",
+        name="sunrise_sync",
+        applications=[approved()],
+        existing_apps=[],
+        app_key=AppKey("30001234"),
+        secret=SECRET,
+        actor=OWNER,
+        now=hours(2),
+    )
+    assert ("30001234", True) == (str(app.app_key), app.secret.matches(SECRET.reveal()))
+    assert isinstance(events[0], AppCreated)
+    assert SECRET.reveal() not in repr(events) + repr(app)
+
+
+def test_app_only_for_an_activated_account() -> None:
+    """An app may be created only by an activated account."""
+    with pytest.raises(RuleViolationError) as caught:
+        App.create(
+            "app-1",
+            account=active_account(status=AccountStatus.PENDING_PROFILE),
+            developer_type="self",
+            name="x",
+            applications=[approved()],
+            existing_apps=[],
+            app_key=AppKey("1"),
+            secret=SECRET,
+            actor=OWNER,
+            now=hours(2),
+        )
+    assert ["account_not_active"] == [p.code for p in caught.value.problems]
+
+
+def test_app_only_for_an_approved_developer_type() -> None:
+    """No app for a type whose application is open, rejected, or of the other type."""
+    for applications in ([submitted()], [approved(DeveloperType.COMMERCIAL)], []):
+        with pytest.raises(RuleViolationError) as caught:
+            App.create(
+                "app-1",
+                account=active_account(),
+                developer_type="self",
+                name="x",
+                applications=applications,
+                existing_apps=[],
+                app_key=AppKey("1"),
+                secret=SECRET,
+                actor=OWNER,
+                now=hours(2),
+            )
+        assert ["no_approved_application"] == [p.code for p in caught.value.problems]
+
+
+def test_two_apps_of_one_account_cannot_share_a_name() -> None:
+    """App names are unique within an account."""
+    with pytest.raises(RuleViolationError) as caught:
+        App.create(
+            "app-2",
+            account=active_account(),
+            developer_type="self",
+            name="sunrise_sync",
+            applications=[approved()],
+            existing_apps=[created_app()],
+            app_key=AppKey("2"),
+            secret=NEW_SECRET,
+            actor=OWNER,
+            now=hours(3),
+        )
+    assert ["app_name_taken"] == [p.code for p in caught.value.problems]
+
+
+def test_app_name_rules_apply_on_creation() -> None:
+    """The app name follows the AppName rule (1-30 ASCII letters, digits, '.', '_')."""
+    with pytest.raises(ValidationError):
+        created_app(name="sunrise sync")
+
+
+def test_secret_reset_without_overlap_old_secret_stops_matching() -> None:
+    """After a reset with no overlap only the new secret matches."""
+    app, events = created_app().handle(ResetSecret(NEW_SECRET), OWNER, hours(3))
+    assert (False, True) == (
+        app.secret_matches(SECRET.reveal(), hours(3)),
+        app.secret_matches(NEW_SECRET, hours(3)),
+    )
+    assert isinstance(events[0], SecretReset)
+
+
+def test_secret_reset_overlap_window_old_secret_matches_until_it_expires() -> None:
+    """With an overlap of N hours the old secret matches until then, and not after."""
+    app, events = created_app().handle(
+        ResetSecret(NEW_SECRET, overlap=timedelta(hours=24)), OWNER, hours(3)
+    )
+    assert (True, True, False) == (
+        app.secret_matches(SECRET, hours(26.99)),
+        app.secret_matches(NEW_SECRET, hours(26.99)),
+        app.secret_matches(SECRET, hours(27)),
+    )
+    assert SECRET.reveal() not in repr(events)
+    assert NEW_SECRET.reveal() not in repr(events)
+
+
+def test_secret_reset_only_by_the_owner() -> None:
+    """Another seller cannot reset an app's secret."""
+    with pytest.raises(PermissionDeniedError):
+        created_app().handle(ResetSecret(NEW_SECRET), OTHER_SELLER, hours(3))
+
+
+# --------------------------------------------------------------------------- store authorization
+
+
+def store(n: int, seller: str = "seller-1", enterprise: str = "ent-1") -> Store:
+    return Store(f"store-{n}", seller, enterprise)
+
+
+def test_self_app_authorized_for_own_enterprise_store() -> None:
+    """A Self developer's app can be authorized for its own enterprise's store."""
+    app, _ = created_app().handle(AuthorizeStore(store(1)), OWNER, hours(3))
+    assert app.is_authorized_by("store-1")
+
+
+def test_self_app_refuses_stores_of_other_enterprises() -> None:
+    """A Self developer's app cannot be authorized for another enterprise's store."""
+    other = store(9, seller="seller-2", enterprise="ent-2")
+    with pytest.raises(RuleViolationError) as caught:
+        created_app().handle(AuthorizeStore(other), OTHER_SELLER, hours(3))
+    assert ["store_of_other_enterprise"] == [p.code for p in caught.value.problems]
+
+
+def test_self_app_store_count_bounded_by_enterprise_verification() -> None:
+    """No more stores than the enterprise verification covers (2 here)."""
+    app = created_app()
+    for n in (1, 2):
+        app, _ = app.handle(AuthorizeStore(store(n)), OWNER, hours(3))
+    with pytest.raises(RuleViolationError) as caught:
+        app.handle(AuthorizeStore(store(3)), OWNER, hours(3))
+    assert ["store_limit_reached"] == [p.code for p in caught.value.problems]
+
+
+def test_commercial_app_authorized_by_any_seller_for_its_own_store() -> None:
+    """Any seller may authorize a Commercial developer's app for its own store."""
+    app = created_app(DeveloperType.COMMERCIAL)
+    for n in range(5):
+        seller = Actor.seller(f"merchant-{n}")
+        app, _ = app.handle(AuthorizeStore(store(n, seller.id, f"ent-{n}")), seller, hours(3))
+    assert 5 == len(app.authorizations)
+
+
+def test_seller_cannot_authorize_a_store_it_does_not_own() -> None:
+    """A seller authorizes only its own store."""
+    with pytest.raises(RuleViolationError) as caught:
+        created_app(DeveloperType.COMMERCIAL).handle(
+            AuthorizeStore(store(1, "merchant-1", "ent-9")), OTHER_SELLER, hours(3)
+        )
+    assert ["not_store_seller"] == [p.code for p in caught.value.problems]
+
+
+def test_store_authorization_can_be_revoked() -> None:
+    """Either kind of authorization can be revoked; the store may then authorize again."""
+    app, _ = created_app().handle(AuthorizeStore(store(1)), OWNER, hours(3))
+    app, events = app.handle(RevokeStore("store-1"), OWNER, hours(4))
+    assert (False, "StoreAuthorizationRevoked") == (app.is_authorized_by("store-1"), events[0].type)
+    assert app.handle(AuthorizeStore(store(1)), OWNER, hours(5))[0].is_authorized_by("store-1")
+
+
+def test_suspended_app_takes_no_new_authorizations() -> None:
+    """A suspended app refuses new stores until resumed."""
+    app, _ = created_app().handle(Suspend("abuse report"), REVIEWER, hours(3))
+    with pytest.raises(TransitionNotAllowedError):
+        app.handle(AuthorizeStore(store(1)), OWNER, hours(3))
+    app, _ = app.handle(Resume(), REVIEWER, hours(4))
+    assert app.handle(AuthorizeStore(store(1)), OWNER, hours(5))[0].is_authorized_by("store-1")
+
+
+# --------------------------------------------------------------------------- actors, matrix, time
+
+ACTORS = {"owner": OWNER, "other_seller": OTHER_SELLER, "reviewer": REVIEWER, "system": SYSTEM}
+# command -> the actor kinds that may run it (from DESIGN.md: owner-only commands,
+# reviewer-only decisions, system-only escalation; any seller authorizes its own store).
+MATRIX = {
+    ("account", "accept_agreement"): {"owner"},
+    ("account", "submit_profile"): {"owner"},
+    ("application", "approve"): {"reviewer"},
+    ("application", "reject"): {"reviewer"},
+    ("application", "escalate"): {"system"},
+    ("app", "reset_secret"): {"owner"},
+    ("app", "authorize_store"): {"owner", "other_seller"},
+    ("app", "revoke_store"): {"owner", "other_seller", "system"},
+    ("app", "suspend"): {"reviewer"},
+    ("app", "resume"): {"reviewer"},
+}
+
+
+def aggregate_in_state_allowing(kind: str, command: str) -> object:
+    if kind == "account":
+        account, _ = DeveloperAccount.register(
+            "acc-1", seller_id="seller-1", enterprise_id="ent-1", actor=OWNER, now=T0
+        )
+        return (
+            account
+            if command == "accept_agreement"
+            else account.handle(AcceptAgreement("v1"), OWNER, T0)[0]
+        )
+    if kind == "application":
+        return submitted()
+    app = created_app()
+    return app.handle(Suspend("x"), REVIEWER, hours(3))[0] if command == "resume" else app
+
+
+@pytest.mark.parametrize(("kind", "command"), sorted(MATRIX))
+@pytest.mark.parametrize("actor_name", sorted(ACTORS))
+def test_permission_matrix(kind: str, command: str, actor_name: str) -> None:
+    """Every command x every actor kind: allowed exactly for the roles DESIGN.md names."""
+    aggregate = aggregate_in_state_allowing(kind, command)
+    allowed = command in allowed_commands(aggregate, ACTORS[actor_name])  # type: ignore[arg-type]
+    assert (actor_name in MATRIX[(kind, command)]) == allowed
+
+
+def test_creation_permissions() -> None:
+    """Only the account's owner applies and creates apps; another seller is refused."""
+    with pytest.raises(PermissionDeniedError):
+        DeveloperApplication.submit(
+            "a",
+            account=active_account(),
+            developer_type="self",
+            applicant=SELLER_FACTS,
+            document=DOCUMENT,
+            existing=(),
+            actor=OTHER_SELLER,
+            now=T0,
+        )
+    with pytest.raises(PermissionDeniedError):
+        App.create(
+            "app-1",
+            account=active_account(),
+            developer_type="self",
+            name="x",
+            applications=[approved()],
+            existing_apps=[],
+            app_key=AppKey("1"),
+            secret=SECRET,
+            actor=REVIEWER,
+            now=hours(2),
+        )
+
+
+def test_naive_datetimes_are_refused() -> None:
+    """Everything is timezone-aware: a naive 'now' is an InvalidDateTimeError."""
+    with pytest.raises(InvalidDateTimeError):
+        submitted().handle(Approve(), REVIEWER, datetime(2026, 3, 2, 10, 0))
+
+
+def test_transition_never_mutates_its_input() -> None:
+    """The aggregate passed in is unchanged after success and after refusal."""
+    before = submitted()
+    snapshot = attrs.asdict(before, recurse=False)
+    before.handle(Approve(), REVIEWER, hours(1))
+    with pytest.raises(PermissionDeniedError):
+        before.handle(Approve(), OWNER, hours(1))
+    assert snapshot == attrs.asdict(before, recurse=False)
+
+
+# --------------------------------------------------------------------------- the tables
+
+
+class _S(enum.Enum):
+    A = "a"
+    B = "b"
+    C = "c"
+
+
+def test_definition_error_duplicate_edge() -> None:
+    """Two edges for one (state, command) are refused when the table is defined."""
+    with pytest.raises(DefinitionError, match="duplicate"):
+        StateMachine(
+            "X",
+            _S,
+            _S.A,
+            {"new": frozenset({Role.OWNER}), "go": frozenset({Role.OWNER})},
+            [(_S.A, "go", _S.B), (_S.A, "go", _S.C), (_S.B, "go", _S.C)],
+            creation="new",
+        )
+
+
+def test_definition_error_unreachable_state() -> None:
+    """A state no edge reaches is refused."""
+    with pytest.raises(DefinitionError, match="unreachable"):
+        StateMachine(
+            "X",
+            _S,
+            _S.A,
+            {"new": frozenset({Role.OWNER}), "go": frozenset({Role.OWNER})},
+            [(_S.A, "go", _S.B)],
+            creation="new",
+        )
+
+
+def test_definition_error_command_without_edge() -> None:
+    """A declared command with no edge is refused."""
+    with pytest.raises(DefinitionError, match="no edge"):
+        StateMachine(
+            "X",
+            _S,
+            _S.A,
+            {
+                "new": frozenset({Role.OWNER}),
+                "go": frozenset({Role.OWNER}),
+                "stop": frozenset({Role.OWNER}),
+            },
+            [(_S.A, "go", _S.B), (_S.B, "go", _S.C)],
+            creation="new",
+        )
+
+
+def test_definition_error_unknown_state_or_command() -> None:
+    """An edge naming a state of another enum or an undeclared command is refused."""
+    with pytest.raises(DefinitionError):
+        StateMachine(
+            "X", _S, _S.A, {"new": frozenset({Role.OWNER})}, [(_S.A, "go", _S.B)], creation="new"
+        )
+    with pytest.raises(DefinitionError):
+        StateMachine(
+            "X",
+            _S,
+            _S.A,
+            {"new": frozenset({Role.OWNER}), "go": frozenset({Role.OWNER})},
+            [(_S.A, "go", AccountStatus.ACTIVE)],
+            creation="new",
+        )  # type: ignore[list-item]
+
+
+def test_diagrams_are_mermaid_state_diagrams() -> None:
+    """Each table exports a stateDiagram-v2 with its creation and every edge."""
+    text = diagram("application")
+    assert text.startswith("stateDiagram-v2\n")
+    for line in (
+        "[*] --> UNDER_REVIEW: submit_application (owner)",
+        "UNDER_REVIEW --> ESCALATED: escalate (system)",
+        "ESCALATED --> APPROVED: approve (reviewer)",
+        "REJECTED --> [*]",
+    ):
+        assert f"    {line}" in text.splitlines()
+
+
+def test_diagrams_in_docs_match_the_tables() -> None:
+    """docs/concepts.md embeds the current diagrams (regenerate them when a table changes)."""
+    from pathlib import Path
+
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "concepts.md").read_text(
+        encoding="utf-8"
+    )
+    for name in ("account", "application", "app"):
+        assert f"```mermaid\n{diagram(name)}```" in docs
