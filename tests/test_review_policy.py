@@ -205,6 +205,12 @@ class _BrokenZone(tzinfo):
     def utcoffset(self, dt: datetime | None) -> timedelta:
         return timedelta(hours=30)
 
+    def dst(self, dt: datetime | None) -> timedelta:
+        return timedelta(0)
+
+    def tzname(self, dt: datetime | None) -> str:
+        return "BROKEN"
+
 
 def test_tzinfo_with_impossible_offset_is_refused() -> None:
     """A tzinfo whose utcoffset() is out of range is refused, not a bare ValueError."""

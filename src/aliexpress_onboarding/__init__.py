@@ -3,6 +3,13 @@
 The public names live here; everything else is private and may change.
 """
 
+from .adapters.memory import (
+    InMemoryNotifier,
+    InMemoryRepository,
+    LoggingNotifier,
+    SecretsCredentialIssuer,
+    SystemClock,
+)
 from .domain.account import (
     AcceptAgreement,
     AccountStatus,
@@ -91,6 +98,8 @@ from .errors import (
     TransitionNotAllowedError,
     ValidationError,
 )
+from .ports import Clock, CredentialIssuer, Notifier, OutboxEntry, Repository
+from .service import DispatchReport, OnboardingService
 
 __version__ = "0.1.0"
 
@@ -117,19 +126,24 @@ __all__ = [
     "ApplicationSubmitted",
     "Approve",
     "AuthorizeStore",
+    "Clock",
     "ConcurrencyConflictError",
     "CountryCode",
+    "CredentialIssuer",
     "DefinitionError",
     "DeveloperAccount",
     "DeveloperApplication",
     "DeveloperProfile",
     "DeveloperType",
+    "DispatchReport",
     "DocumentKind",
     "DocumentPolicy",
     "EligibilityReport",
     "EmailAddress",
     "Escalate",
     "Event",
+    "InMemoryNotifier",
+    "InMemoryRepository",
     "InvalidAppNameError",
     "InvalidApplicantError",
     "InvalidCountryCodeError",
@@ -141,14 +155,19 @@ __all__ = [
     "InvalidPolicyError",
     "InvalidRegistrationNumberError",
     "LicenseDocument",
+    "LoggingNotifier",
     "MediaType",
     "NotEligibleError",
     "NotFoundError",
+    "Notifier",
     "OnboardingError",
+    "OnboardingService",
+    "OutboxEntry",
     "PermissionDeniedError",
     "Problem",
     "ProfileSubmitted",
     "Reject",
+    "Repository",
     "ResetSecret",
     "Resume",
     "ReviewEscalated",
@@ -157,6 +176,7 @@ __all__ = [
     "Role",
     "RuleViolationError",
     "SecretReset",
+    "SecretsCredentialIssuer",
     "StateMachine",
     "Store",
     "StoreAuthorization",
@@ -165,6 +185,7 @@ __all__ = [
     "StorePlatform",
     "SubmitProfile",
     "Suspend",
+    "SystemClock",
     "TransitionNotAllowedError",
     "ValidationError",
     "allowed_commands",

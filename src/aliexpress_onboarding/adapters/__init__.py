@@ -1,0 +1,1 @@
+"""Adapters for the ports: in-memory defaults here; SQLite and PostgreSQL in sibling modules."""

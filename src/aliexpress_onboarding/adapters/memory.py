@@ -1,0 +1,203 @@
+"""In-memory adapters: the defaults for tests, notebooks and single-process use."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import string
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import TypeVar, cast
+
+import attrs
+
+from ..domain.account import DeveloperAccount
+from ..domain.app import App
+from ..domain.application import ApplicationStatus, DeveloperApplication
+from ..domain.events import Event
+from ..domain.values import AppKey, AppSecret
+from ..errors import ConcurrencyConflictError, NotFoundError
+from ..ports import AggregateRoot, OutboxEntry
+
+__all__ = [
+    "InMemoryNotifier",
+    "InMemoryRepository",
+    "LoggingNotifier",
+    "SecretsCredentialIssuer",
+    "SystemClock",
+]
+
+A = TypeVar("A", DeveloperAccount, DeveloperApplication, App)
+
+KIND_NAMES: dict[type[AggregateRoot], str] = {
+    DeveloperAccount: "account",
+    DeveloperApplication: "application",
+    App: "app",
+}
+
+
+class InMemoryRepository:
+    """A thread-safe, in-process `Repository` that behaves like a database would.
+
+    Versions are checked under one lock; unique keys (`unique_keys`) are enforced; the outbox is
+    written with the state change. Stored aggregates are immutable values, so a caller holding
+    one cannot change what is stored.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rows: dict[tuple[str, str], AggregateRoot] = {}
+        self._keys: dict[str, tuple[str, str]] = {}
+        self._outbox: dict[int, OutboxEntry] = {}
+        self._sequence = 0
+
+    def get(self, kind: type[A], aggregate_id: str) -> A:
+        """The stored aggregate; `NotFoundError` if there is none."""
+        name = KIND_NAMES[kind]
+        with self._lock:
+            found = self._rows.get((name, aggregate_id))
+        if found is None:
+            raise NotFoundError(name, aggregate_id)
+        return found  # type: ignore[return-value]
+
+    def add(self, aggregate: AggregateRoot, events: Sequence[Event]) -> None:
+        """Store a new aggregate and its events atomically."""
+        row = (KIND_NAMES[type(aggregate)], aggregate.id)
+        with self._lock:
+            if row in self._rows:
+                raise ConcurrencyConflictError(aggregate.id, 0, self._rows[row].version)
+            self._write(row, aggregate, events)
+
+    def save(
+        self, aggregate: AggregateRoot, events: Sequence[Event], *, expected_version: int
+    ) -> None:
+        """Store a changed aggregate and its events, if the stored version is the expected one."""
+        row = (KIND_NAMES[type(aggregate)], aggregate.id)
+        with self._lock:
+            stored = self._rows.get(row)
+            if stored is None:
+                raise NotFoundError(row[0], aggregate.id)
+            if stored.version != expected_version:
+                raise ConcurrencyConflictError(aggregate.id, expected_version, stored.version)
+            self._write(row, aggregate, events)
+
+    def _write(
+        self, row: tuple[str, str], aggregate: AggregateRoot, events: Sequence[Event]
+    ) -> None:
+        keys = aggregate.unique_keys()
+        for key in keys:
+            holder = self._keys.get(key)
+            if holder is not None and holder != row:
+                raise ConcurrencyConflictError(aggregate.id, aggregate.version - 1, None)
+        for key in [k for k, holder in self._keys.items() if holder == row and k not in keys]:
+            del self._keys[key]
+        for key in keys:
+            self._keys[key] = row
+        self._rows[row] = aggregate
+        for event in events:
+            self._sequence += 1
+            self._outbox[self._sequence] = OutboxEntry(self._sequence, event)
+
+    def list_by_account(self, kind: type[A], account_id: str) -> list[A]:
+        """The applications or apps of one account, in id order."""
+        name = KIND_NAMES[kind]
+        with self._lock:
+            found = [
+                a
+                for (k, _), a in self._rows.items()
+                if k == name and getattr(a, "account_id", None) == account_id
+            ]
+        return cast(list[A], sorted(found, key=lambda a: a.id))
+
+    def open_applications(self) -> list[DeveloperApplication]:
+        """Every application still under review, in id order."""
+        with self._lock:
+            found = [
+                a
+                for a in self._rows.values()
+                if isinstance(a, DeveloperApplication)
+                and a.status is ApplicationStatus.UNDER_REVIEW
+            ]
+        return sorted(found, key=lambda a: a.id)
+
+    def pending_events(self, limit: int = 1000) -> list[OutboxEntry]:
+        """Up to ``limit`` undelivered events, oldest first."""
+        with self._lock:
+            return list(self._outbox.values())[:limit]
+
+    def mark_delivered(self, sequence: int) -> None:
+        """Remove a delivered entry from the outbox."""
+        with self._lock:
+            self._outbox.pop(sequence, None)
+
+    def mark_failed(self, sequence: int, *, next_attempt_at: datetime, error: str) -> None:
+        """Count a failed delivery and set when to try again."""
+        with self._lock:
+            entry = self._outbox.get(sequence)
+            if entry is not None:
+                self._outbox[sequence] = attrs.evolve(
+                    entry,
+                    attempts=entry.attempts + 1,
+                    next_attempt_at=next_attempt_at,
+                    last_error=error,
+                )
+
+
+class InMemoryNotifier:
+    """A `Notifier` that records what it was told, for tests and notebooks."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def notify(self, event: Event) -> None:
+        """Record ``event``."""
+        self.events.append(event)
+
+
+class LoggingNotifier:
+    """A `Notifier` that logs each event at INFO (type, aggregate, version; never secrets)."""
+
+    def __init__(self, logger: logging.Logger | None = None) -> None:
+        self.logger = logger or logging.getLogger("aliexpress_onboarding.events")
+
+    def notify(self, event: Event) -> None:
+        """Log ``event``."""
+        self.logger.info(
+            "%s %s v%d by %s", event.type, event.aggregate_id, event.version, event.actor
+        )
+
+
+class SystemClock:
+    """The real time, in UTC."""
+
+    def now(self) -> datetime:
+        """The current UTC time."""
+        return datetime.now(UTC)
+
+
+_ALPHANUMERIC = string.ascii_letters + string.digits
+
+
+class SecretsCredentialIssuer:
+    """Ids and credentials from the `secrets` module.
+
+    appKeys are 8 random digits (the console's numeric style); appSecrets are 32 random
+    letters and digits (~190 bits); ids are ``<prefix>-<22 url-safe characters>``.
+    """
+
+    def new_id(self, prefix: str) -> str:
+        """A fresh random id starting with ``prefix``."""
+        return f"{prefix}-{secrets.token_urlsafe(16)}"
+
+    def new_app_key(self) -> AppKey:
+        """Eight random digits, not starting with 0."""
+        return AppKey(str(secrets.randbelow(90_000_000) + 10_000_000))
+
+    def new_app_secret(self) -> AppSecret:
+        """Thirty-two random ASCII letters and digits."""
+        return AppSecret("".join(secrets.choice(_ALPHANUMERIC) for _ in range(32)))
+
+    def new_ticket_id(self) -> str:
+        """A fresh random ticket id."""
+        return self.new_id("ticket")

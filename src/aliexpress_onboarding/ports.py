@@ -1,0 +1,149 @@
+"""The ports: what `OnboardingService` needs from the world, as typing Protocols.
+
+Adapters implement them: `aliexpress_onboarding.adapters.memory` has the in-memory defaults,
+and `aliexpress_onboarding.testing` has the contract test-suites an adapter's tests subclass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol, TypeVar, runtime_checkable
+
+import attrs
+
+from .domain.account import DeveloperAccount
+from .domain.app import App
+from .domain.application import DeveloperApplication
+from .domain.events import Event
+from .domain.values import AppKey, AppSecret
+
+__all__ = [
+    "AggregateRoot",
+    "Clock",
+    "CredentialIssuer",
+    "Notifier",
+    "OutboxEntry",
+    "Repository",
+]
+
+AggregateRoot = DeveloperAccount | DeveloperApplication | App
+"""Every aggregate a repository stores."""
+
+A = TypeVar("A", DeveloperAccount, DeveloperApplication, App)
+
+
+@attrs.frozen
+class OutboxEntry:
+    """An event waiting in the outbox, with its delivery bookkeeping.
+
+    Attributes:
+        sequence: the outbox position; delivery follows it.
+        event: the event to deliver.
+        attempts: failed deliveries so far.
+        next_attempt_at: not before this time (``None``: at once).
+        last_error: the last failure's message, for operators.
+    """
+
+    sequence: int
+    event: Event
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    last_error: str | None = None
+
+
+@runtime_checkable
+class Repository(Protocol):
+    """Stores aggregates with optimistic concurrency, and an outbox of their events.
+
+    The contract (``aliexpress_onboarding.testing.RepositoryContract`` checks it):
+
+    - `add` stores a new aggregate (version 1) and its events in one atomic step;
+      an existing id is a `ConcurrencyConflictError`.
+    - `save` stores a changed aggregate only if the stored version is still
+      ``expected_version``, together with its events, atomically; else
+      `ConcurrencyConflictError` and nothing is written.
+    - Each aggregate's `unique_keys` are unique across the store: a second aggregate claiming
+      one is a `ConcurrencyConflictError` (this is how "one open application per type" and
+      "unique app names" hold across processes).
+    - `get` returns the stored aggregate or raises `NotFoundError`; returned values are
+      immutable, so callers cannot change what is stored.
+    - The outbox hands out pending events in the order they were stored.
+    """
+
+    def get(self, kind: type[A], aggregate_id: str) -> A:
+        """The stored aggregate of ``kind`` with ``aggregate_id``; `NotFoundError` if none."""
+        ...
+
+    def add(self, aggregate: AggregateRoot, events: Sequence[Event]) -> None:
+        """Store a new aggregate and its events atomically."""
+        ...
+
+    def save(
+        self, aggregate: AggregateRoot, events: Sequence[Event], *, expected_version: int
+    ) -> None:
+        """Store a changed aggregate and its events atomically, if nobody changed it since."""
+        ...
+
+    def list_by_account(self, kind: type[A], account_id: str) -> list[A]:
+        """The applications or apps of one account, in id order."""
+        ...
+
+    def open_applications(self) -> list[DeveloperApplication]:
+        """Every application under review (not escalated, not decided), in id order."""
+        ...
+
+    def pending_events(self, limit: int = 1000) -> list[OutboxEntry]:
+        """Up to ``limit`` undelivered events, oldest first (due or not: the caller decides)."""
+        ...
+
+    def mark_delivered(self, sequence: int) -> None:
+        """Mark an outbox entry delivered."""
+        ...
+
+    def mark_failed(self, sequence: int, *, next_attempt_at: datetime, error: str) -> None:
+        """Count a failed delivery and set when to try again."""
+        ...
+
+
+@runtime_checkable
+class Notifier(Protocol):
+    """Told about every event, at least once, in order per aggregate.
+
+    Events carry a stable ``event_id``: a notifier that must not act twice keeps the ids it saw.
+    Raising means "not delivered": the outbox keeps the event and tries again later.
+    """
+
+    def notify(self, event: Event) -> None:
+        """Deliver one event."""
+        ...
+
+
+@runtime_checkable
+class Clock(Protocol):
+    """Tells the time; always timezone-aware."""
+
+    def now(self) -> datetime:
+        """The current time, timezone-aware."""
+        ...
+
+
+@runtime_checkable
+class CredentialIssuer(Protocol):
+    """Makes ids and credentials. The default uses `secrets` (≥ 128 bits for secrets)."""
+
+    def new_id(self, prefix: str) -> str:
+        """A fresh, unique id starting with ``prefix``."""
+        ...
+
+    def new_app_key(self) -> AppKey:
+        """A fresh appKey."""
+        ...
+
+    def new_app_secret(self) -> AppSecret:
+        """A fresh appSecret with at least 128 bits of entropy."""
+        ...
+
+    def new_ticket_id(self) -> str:
+        """A fresh ticket id for an escalation."""
+        ...

@@ -1,0 +1,366 @@
+"""`OnboardingService`: the one entry point other systems call.
+
+Every command is load → decide (the pure engine) → save with the expected version, the events
+going into the outbox in the same atomic save → dispatch. A notifier that fails loses nothing:
+its events stay in the outbox and `dispatch_pending` tries them again with exponential backoff.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import timedelta
+
+import attrs
+
+from .adapters.memory import (
+    InMemoryNotifier,
+    InMemoryRepository,
+    SecretsCredentialIssuer,
+    SystemClock,
+)
+from .domain.account import AcceptAgreement, DeveloperAccount, DeveloperProfile, SubmitProfile
+from .domain.actors import Actor
+from .domain.app import App, AuthorizeStore, ResetSecret, Resume, RevokeStore, Store, Suspend
+from .domain.application import Approve, DeveloperApplication, Escalate, Reject
+from .domain.eligibility import Applicant
+from .domain.events import Event
+from .domain.review import ReviewPolicy
+from .domain.values import AppName, DeveloperType, LicenseDocument
+from .errors import ConcurrencyConflictError
+from .ports import AggregateRoot, Clock, CredentialIssuer, Notifier, Repository
+
+__all__ = ["DispatchReport", "OnboardingService"]
+
+logger = logging.getLogger("aliexpress_onboarding.service")
+
+
+@attrs.frozen
+class DispatchReport:
+    """What one dispatch pass did.
+
+    Attributes:
+        delivered: events handed to the notifier successfully.
+        failed: events whose delivery raised (kept for a later attempt).
+        deferred: events held back (not due yet, or behind a failed event of their aggregate).
+    """
+
+    delivered: int = 0
+    failed: int = 0
+    deferred: int = 0
+
+
+@attrs.define
+class OnboardingService:
+    """Runs the onboarding commands against the ports.
+
+    Args:
+        repository: where aggregates and the outbox live (default: in memory).
+        notifier: told about every event, at least once (default: records in memory).
+        clock: the time source (default: the system clock, UTC).
+        credentials: ids, appKeys, appSecrets and ticket ids (default: `secrets`).
+        review_policy: when a review is overdue (default: 48 elapsed hours).
+        retry_base: the first retry delay after a failed notification; it doubles per attempt.
+        retry_max: the longest retry delay.
+    """
+
+    repository: Repository = attrs.field(factory=InMemoryRepository)
+    notifier: Notifier = attrs.field(factory=InMemoryNotifier)
+    clock: Clock = attrs.field(factory=SystemClock)
+    credentials: CredentialIssuer = attrs.field(factory=SecretsCredentialIssuer)
+    review_policy: ReviewPolicy = attrs.field(factory=ReviewPolicy)
+    retry_base: timedelta = timedelta(seconds=30)
+    retry_max: timedelta = timedelta(hours=1)
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _created(self, aggregate: AggregateRoot, events: Sequence[Event]) -> None:
+        self.repository.add(aggregate, events)
+        self.dispatch_pending()
+
+    def _changed(
+        self, before: AggregateRoot, after: AggregateRoot, events: Sequence[Event]
+    ) -> None:
+        self.repository.save(after, events, expected_version=before.version)
+        self.dispatch_pending()
+
+    # ------------------------------------------------------------------ account (guide step 1)
+
+    def register_account(
+        self,
+        *,
+        seller_id: str,
+        enterprise_id: str,
+        actor: Actor,
+        verified_store_count: int = 1,
+    ) -> DeveloperAccount:
+        """Open a developer account for a seller (pending the API use agreement).
+
+        Raises:
+            PermissionDeniedError: ``actor`` is neither that seller nor the system.
+            ConcurrencyConflictError: the seller already has a developer account.
+            ValidationError: malformed ids or store count.
+        """
+        account, events = DeveloperAccount.register(
+            self.credentials.new_id("acc"),
+            seller_id=seller_id,
+            enterprise_id=enterprise_id,
+            actor=actor,
+            now=self.clock.now(),
+            verified_store_count=verified_store_count,
+        )
+        self._created(account, events)
+        return account
+
+    def accept_agreement(
+        self, account_id: str, agreement_version: str, *, actor: Actor
+    ) -> DeveloperAccount:
+        """Accept the API use agreement (guide step 1.1).
+
+        Raises:
+            NotFoundError, PermissionDeniedError, TransitionNotAllowedError,
+            ConcurrencyConflictError, ValidationError.
+        """
+        return self._handle_account(account_id, AcceptAgreement(agreement_version), actor)
+
+    def submit_profile(
+        self, account_id: str, profile: DeveloperProfile, *, actor: Actor
+    ) -> DeveloperAccount:
+        """Fill in the developer information (guide step 1.2); the account becomes active.
+
+        Raises:
+            NotFoundError, PermissionDeniedError, TransitionNotAllowedError,
+            ConcurrencyConflictError, ValidationError.
+        """
+        return self._handle_account(account_id, SubmitProfile(profile), actor)
+
+    def _handle_account(
+        self, account_id: str, command: AcceptAgreement | SubmitProfile, actor: Actor
+    ) -> DeveloperAccount:
+        account = self.repository.get(DeveloperAccount, account_id)
+        changed, events = account.handle(command, actor, self.clock.now())
+        self._changed(account, changed, events)
+        return changed
+
+    # ------------------------------------------------------------------ application (step 2)
+
+    def apply(
+        self,
+        account_id: str,
+        developer_type: DeveloperType | str,
+        applicant: Applicant,
+        document: LicenseDocument,
+        *,
+        actor: Actor,
+    ) -> DeveloperApplication:
+        """Submit a Self or Commercial developer application (guide steps 2.1-2.4).
+
+        Raises:
+            NotFoundError: no such account.
+            PermissionDeniedError: ``actor`` is not the account's owner.
+            RuleViolationError: inactive account, or an open/approved application of the type.
+            NotEligibleError: the applicant does not meet the type's requirements.
+            ConcurrencyConflictError: a concurrent application of the same type won.
+        """
+        account = self.repository.get(DeveloperAccount, account_id)
+        application, events = DeveloperApplication.submit(
+            self.credentials.new_id("appl"),
+            account=account,
+            developer_type=developer_type,
+            applicant=applicant,
+            document=document,
+            existing=self.repository.list_by_account(DeveloperApplication, account_id),
+            actor=actor,
+            now=self.clock.now(),
+        )
+        self._created(application, events)
+        return application
+
+    def approve(self, application_id: str, *, actor: Actor) -> DeveloperApplication:
+        """A reviewer approves an application (under review or escalated).
+
+        Raises:
+            NotFoundError, PermissionDeniedError, TransitionNotAllowedError,
+            ConcurrencyConflictError.
+        """
+        return self._handle_application(application_id, Approve(), actor)
+
+    def reject(self, application_id: str, reason: str, *, actor: Actor) -> DeveloperApplication:
+        """A reviewer rejects an application with a reason; the account may apply again.
+
+        Raises:
+            NotFoundError, PermissionDeniedError, TransitionNotAllowedError,
+            ConcurrencyConflictError, ValidationError (empty reason).
+        """
+        return self._handle_application(application_id, Reject(reason), actor)
+
+    def _handle_application(
+        self, application_id: str, command: Approve | Reject | Escalate, actor: Actor
+    ) -> DeveloperApplication:
+        application = self.repository.get(DeveloperApplication, application_id)
+        changed, events = application.handle(command, actor, self.clock.now())
+        self._changed(application, changed, events)
+        return changed
+
+    def escalate_overdue(self, *, actor: Actor | None = None) -> list[DeveloperApplication]:
+        """Escalate every overdue application once, submitting a ticket for each (step 2.5).
+
+        Safe to run twice or from several processes at once: an application another run
+        escalated (or a reviewer decided) meanwhile is skipped.
+
+        Returns:
+            The applications this call escalated.
+        """
+        actor = actor or Actor.system("escalation")
+        now = self.clock.now()
+        escalated = []
+        for application in self.repository.open_applications():
+            if not self.review_policy.is_overdue(application.submitted_at, now):
+                continue
+            command = Escalate(self.credentials.new_ticket_id(), self.review_policy)
+            changed, events = application.handle(command, actor, now)
+            try:
+                self.repository.save(changed, events, expected_version=application.version)
+            except ConcurrencyConflictError:
+                logger.info("escalation of %s skipped: changed concurrently", application.id)
+                continue
+            escalated.append(changed)
+        self.dispatch_pending()
+        return escalated
+
+    # ------------------------------------------------------------------ apps (step 3 and after)
+
+    def create_app(
+        self,
+        account_id: str,
+        developer_type: DeveloperType | str,
+        name: AppName | str,
+        *,
+        actor: Actor,
+    ) -> App:
+        """Create an app and issue its appKey and appSecret (guide step 3).
+
+        The secret is ``app.secret``; show it to its owner with ``app.secret.reveal()``.
+
+        Raises:
+            NotFoundError: no such account.
+            PermissionDeniedError: ``actor`` is not the account's owner.
+            RuleViolationError: inactive account, no approved application, or the name is taken.
+            InvalidAppNameError: the name breaks the platform's rule.
+            ConcurrencyConflictError: a concurrent creation took the name.
+        """
+        account = self.repository.get(DeveloperAccount, account_id)
+        app, events = App.create(
+            self.credentials.new_id("app"),
+            account=account,
+            developer_type=developer_type,
+            name=name,
+            applications=self.repository.list_by_account(DeveloperApplication, account_id),
+            existing_apps=self.repository.list_by_account(App, account_id),
+            app_key=self.credentials.new_app_key(),
+            secret=self.credentials.new_app_secret(),
+            actor=actor,
+            now=self.clock.now(),
+        )
+        self._created(app, events)
+        return app
+
+    def reset_secret(self, app_id: str, *, actor: Actor, overlap: timedelta = timedelta(0)) -> App:
+        """Issue a new appSecret; the old one keeps matching for ``overlap``.
+
+        Raises:
+            NotFoundError, PermissionDeniedError, ConcurrencyConflictError, ValidationError.
+        """
+        command = ResetSecret(self.credentials.new_app_secret(), overlap)
+        return self._handle_app(app_id, command, actor)
+
+    def authorize_store(self, app_id: str, store: Store, *, actor: Actor) -> App:
+        """A seller authorizes the app for its own store.
+
+        Raises:
+            NotFoundError, PermissionDeniedError, TransitionNotAllowedError (suspended app),
+            RuleViolationError (other enterprise, store limit, not the store's seller),
+            ConcurrencyConflictError.
+        """
+        return self._handle_app(app_id, AuthorizeStore(store), actor)
+
+    def revoke_store(self, app_id: str, store_id: str, *, actor: Actor) -> App:
+        """Withdraw a store's authorization (by its seller or the app's owner).
+
+        Raises:
+            NotFoundError, PermissionDeniedError, RuleViolationError, ConcurrencyConflictError.
+        """
+        return self._handle_app(app_id, RevokeStore(store_id), actor)
+
+    def suspend_app(self, app_id: str, reason: str, *, actor: Actor) -> App:
+        """A reviewer suspends an app.
+
+        Raises:
+            NotFoundError, PermissionDeniedError, TransitionNotAllowedError,
+            ConcurrencyConflictError.
+        """
+        return self._handle_app(app_id, Suspend(reason), actor)
+
+    def resume_app(self, app_id: str, *, actor: Actor) -> App:
+        """A reviewer lifts an app's suspension.
+
+        Raises:
+            NotFoundError, PermissionDeniedError, TransitionNotAllowedError,
+            ConcurrencyConflictError.
+        """
+        return self._handle_app(app_id, Resume(), actor)
+
+    def _handle_app(
+        self,
+        app_id: str,
+        command: ResetSecret | AuthorizeStore | RevokeStore | Suspend | Resume,
+        actor: Actor,
+    ) -> App:
+        app = self.repository.get(App, app_id)
+        changed, events = app.handle(command, actor, self.clock.now())
+        self._changed(app, changed, events)
+        return changed
+
+    # ------------------------------------------------------------------ outbox
+
+    def dispatch_pending(self, limit: int = 1000) -> DispatchReport:
+        """Deliver due outbox events to the notifier, in order per aggregate.
+
+        A failing notifier never fails the command that produced the event: the entry stays
+        in the outbox with its attempt count and a next-attempt time (exponential backoff),
+        and later events of the same aggregate wait behind it.
+
+        Returns:
+            Counts of delivered, failed and deferred events.
+        """
+        now = self.clock.now()
+        blocked: set[str] = set()
+        delivered = failed = deferred = 0
+        for entry in self.repository.pending_events(limit):
+            aggregate_id = entry.event.aggregate_id
+            due = entry.next_attempt_at is None or entry.next_attempt_at <= now
+            if aggregate_id in blocked or not due:
+                blocked.add(aggregate_id)
+                deferred += 1
+                continue
+            try:
+                self.notifier.notify(entry.event)
+            except Exception as error:  # any notifier failure is retried later
+                delay = min(self.retry_base * 2**entry.attempts, self.retry_max)
+                self.repository.mark_failed(
+                    entry.sequence,
+                    next_attempt_at=now + delay,
+                    error=f"{type(error).__name__}: {error}",
+                )
+                logger.warning(
+                    "delivery of %s failed (attempt %d): %s",
+                    entry.event.event_id,
+                    entry.attempts + 1,
+                    type(error).__name__,
+                )
+                blocked.add(aggregate_id)
+                failed += 1
+            else:
+                self.repository.mark_delivered(entry.sequence)
+                delivered += 1
+        return DispatchReport(delivered, failed, deferred)

@@ -1,0 +1,388 @@
+"""Contract test-suites for adapter authors (they need pytest).
+
+Subclass a contract in your adapter's tests and provide the fixture it asks for::
+
+    from aliexpress_onboarding.testing import RepositoryContract
+
+    class TestMyRepository(RepositoryContract):
+        @pytest.fixture
+        def repository(self, tmp_path):
+            return MyRepository(tmp_path / "db")
+
+Every test of the contract then runs against your adapter. Our own adapters pass the same suites.
+The ``sample_*`` builders make valid aggregates for your own tests too.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import attrs
+import pytest
+
+from .domain.account import AcceptAgreement, DeveloperAccount, DeveloperProfile, SubmitProfile
+from .domain.actors import Actor
+from .domain.app import App, AuthorizeStore, ResetSecret, Store
+from .domain.application import Approve, DeveloperApplication, Reject
+from .domain.eligibility import Applicant
+from .domain.events import Event
+from .domain.values import (
+    AppKey,
+    AppSecret,
+    DeveloperType,
+    DocumentKind,
+    EmailAddress,
+    LicenseDocument,
+)
+from .errors import ConcurrencyConflictError, NotFoundError
+from .ports import Notifier, Repository
+
+__all__ = [
+    "NotifierContract",
+    "RepositoryContract",
+    "sample_account",
+    "sample_app",
+    "sample_application",
+]
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+_JPEG = b"\xff\xd8\xff\xe0" + bytes(16)
+
+
+def sample_account(
+    account_id: str = "acc-1", seller_id: str = "seller-1", *, active: bool = True
+) -> tuple[DeveloperAccount, list[Event]]:
+    """A registered account (activated unless ``active=False``) and all its events."""
+    owner = Actor.seller(seller_id)
+    account, events = DeveloperAccount.register(
+        account_id,
+        seller_id=seller_id,
+        enterprise_id=f"ent-of-{seller_id}",
+        actor=owner,
+        now=T0,
+        verified_store_count=3,
+    )
+    timeline = list(events)
+    if active:
+        account, events = account.handle(AcceptAgreement("2024-01"), owner, T0)
+        timeline += events
+        profile = DeveloperProfile("Wei Zhang", EmailAddress(f"{seller_id}@example.com"))
+        account, events = account.handle(SubmitProfile(profile), owner, T0)
+        timeline += events
+    return account, timeline
+
+
+def sample_application(
+    account: DeveloperAccount,
+    application_id: str = "appl-1",
+    developer_type: DeveloperType = DeveloperType.SELF,
+    *,
+    existing: tuple[DeveloperApplication, ...] = (),
+) -> tuple[DeveloperApplication, list[Event]]:
+    """A submitted application of ``account`` (a JPEG business licence) and its events."""
+    applicant = Applicant(
+        name="Hangzhou Sunrise <Trading> & Co.",
+        country="CN",
+        is_enterprise=True,
+        is_aliexpress_seller=True,
+        builds_for_other_sellers=developer_type is DeveloperType.COMMERCIAL,
+        email=EmailAddress("legal@sunrise.example.com"),
+    )
+    document = LicenseDocument.from_bytes(
+        _JPEG,
+        filename="licence.jpg",
+        kind=DocumentKind.BUSINESS_LICENSE,
+        country="CN",
+        registration_number="91350100M000100Y43",
+    )
+    application, events = DeveloperApplication.submit(
+        application_id,
+        account=account,
+        developer_type=developer_type,
+        applicant=applicant,
+        document=document,
+        existing=existing,
+        actor=Actor.seller(account.owner_id),
+        now=T0,
+    )
+    return application, list(events)
+
+
+def sample_app(
+    account: DeveloperAccount,
+    approved: DeveloperApplication,
+    app_id: str = "app-1",
+    name: str = "sunrise_sync",
+    app_key: str = "30001234",
+) -> tuple[App, list[Event]]:
+    """An app of ``account`` with a reset secret (overlap) and one store authorization."""
+    owner = Actor.seller(account.owner_id)
+    app, events = App.create(
+        app_id,
+        account=account,
+        developer_type=approved.developer_type,
+        name=name,
+        applications=[approved],
+        existing_apps=[],
+        app_key=AppKey(app_key),
+        secret=AppSecret(f"secret-{app_id}-0123456789abcdef"),
+        actor=owner,
+        now=T0,
+    )
+    timeline = list(events)
+    new_secret = AppSecret(f"renewed-{app_id}-0123456789abcdef")
+    app, events = app.handle(ResetSecret(new_secret, timedelta(hours=24)), owner, T0)
+    timeline += events
+    store = Store("store-1", account.owner_id, account.enterprise_id)
+    app, events = app.handle(AuthorizeStore(store), owner, T0)
+    return app, timeline + list(events)
+
+
+def _approved(account: DeveloperAccount) -> DeveloperApplication:
+    application, _ = sample_application(account)
+    approved, _ = application.handle(Approve(), Actor.reviewer("rev-1"), T0)
+    return approved
+
+
+class RepositoryContract:
+    """The behaviour every `Repository` adapter must have. Override the ``repository`` fixture."""
+
+    @pytest.fixture
+    def repository(self) -> Repository:
+        """The repository under test, empty. Adapters override this fixture."""
+        raise NotImplementedError("override the 'repository' fixture")
+
+    # ------------------------------------------------------------------ aggregates
+
+    def test_added_aggregate_is_returned_equal(self, repository: Repository) -> None:
+        """What was added comes back equal, for every aggregate kind and every field."""
+        account, _ = sample_account()
+        approved = _approved(account)
+        app, _ = sample_app(account, approved)
+        for aggregate in (account, approved, app):
+            repository.add(aggregate, [])
+        assert (account, approved, app) == (
+            repository.get(DeveloperAccount, account.id),
+            repository.get(DeveloperApplication, approved.id),
+            repository.get(App, app.id),
+        )
+
+    def test_stored_secrets_still_match(self, repository: Repository) -> None:
+        """An app's secret (and its previous one, in the overlap window) survive storage."""
+        account, _ = sample_account()
+        app, _ = sample_app(account, _approved(account))
+        repository.add(app, [])
+        stored = repository.get(App, app.id)
+        assert (
+            stored.secret_matches(app.secret.reveal(), T0),
+            stored.secret_matches(f"secret-{app.id}-0123456789abcdef", T0 + timedelta(hours=1)),
+        ) == (True, True)
+
+    def test_get_unknown_id_raises_not_found(self, repository: Repository) -> None:
+        """A missing aggregate is a NotFoundError naming the kind and the id."""
+        with pytest.raises(NotFoundError) as caught:
+            repository.get(DeveloperApplication, "nope")
+        assert (caught.value.kind, caught.value.id) == ("application", "nope")
+
+    def test_get_is_per_kind(self, repository: Repository) -> None:
+        """An id stored as an account is not found as an app."""
+        account, _ = sample_account()
+        repository.add(account, [])
+        with pytest.raises(NotFoundError):
+            repository.get(App, account.id)
+
+    def test_add_existing_id_conflicts(self, repository: Repository) -> None:
+        """Adding an id twice is a ConcurrencyConflictError."""
+        account, _ = sample_account()
+        repository.add(account, [])
+        with pytest.raises(ConcurrencyConflictError):
+            repository.add(attrs.evolve(account, owner_id="seller-9"), [])
+
+    def test_save_with_expected_version_stores_new_state(self, repository: Repository) -> None:
+        """Saving with the stored version as expected_version replaces the aggregate."""
+        account, _ = sample_account()
+        application, _ = sample_application(account)
+        repository.add(application, [])
+        approved, events = application.handle(Approve(), Actor.reviewer("r"), T0)
+        repository.save(approved, events, expected_version=application.version)
+        assert approved == repository.get(DeveloperApplication, application.id)
+
+    def test_save_with_stale_version_conflicts_and_changes_nothing(
+        self, repository: Repository
+    ) -> None:
+        """A stale save raises ConcurrencyConflictError and writes neither state nor events."""
+        account, _ = sample_account()
+        application, _ = sample_application(account)
+        repository.add(application, [])
+        approved, events = application.handle(Approve(), Actor.reviewer("r"), T0)
+        repository.save(approved, events, expected_version=1)
+        rejected, more = application.handle(Reject("late"), Actor.reviewer("r2"), T0)
+        before = [e.event.event_id for e in repository.pending_events()]
+        with pytest.raises(ConcurrencyConflictError) as caught:
+            repository.save(rejected, more, expected_version=1)
+        assert (approved, before, 1) == (
+            repository.get(DeveloperApplication, application.id),
+            [e.event.event_id for e in repository.pending_events()],
+            caught.value.expected_version,
+        )
+
+    def test_save_unknown_aggregate_raises_not_found(self, repository: Repository) -> None:
+        """Saving what was never added is a NotFoundError."""
+        account, _ = sample_account()
+        with pytest.raises(NotFoundError):
+            repository.save(attrs.evolve(account, version=4), [], expected_version=3)
+
+    def test_returned_aggregates_cannot_change_the_store(self, repository: Repository) -> None:
+        """Returned values are immutable: the stored state cannot be changed through them."""
+        account, _ = sample_account()
+        repository.add(account, [])
+        returned = repository.get(DeveloperAccount, account.id)
+        with pytest.raises(attrs.exceptions.FrozenInstanceError):
+            returned.status = None  # type: ignore[misc,assignment]
+        assert account == repository.get(DeveloperAccount, account.id)
+
+    # ------------------------------------------------------------------ unique keys
+
+    def test_one_developer_account_per_seller(self, repository: Repository) -> None:
+        """A second account for the same seller conflicts."""
+        repository.add(sample_account("acc-1")[0], [])
+        with pytest.raises(ConcurrencyConflictError):
+            repository.add(sample_account("acc-2")[0], [])
+
+    def test_one_open_application_per_type_across_writers(self, repository: Repository) -> None:
+        """Two writers racing past the guard: the store refuses the second open application."""
+        account, _ = sample_account()
+        repository.add(sample_application(account, "appl-1")[0], [])
+        with pytest.raises(ConcurrencyConflictError):
+            repository.add(sample_application(account, "appl-2")[0], [])
+
+    def test_rejection_frees_the_developer_type(self, repository: Repository) -> None:
+        """After a rejection is stored, a new application of the type can be stored."""
+        account, _ = sample_account()
+        first, _ = sample_application(account, "appl-1")
+        repository.add(first, [])
+        rejected, events = first.handle(Reject("blurry"), Actor.reviewer("r"), T0)
+        repository.save(rejected, events, expected_version=1)
+        second, _ = sample_application(account, "appl-2", existing=(rejected,))
+        repository.add(second, [])
+        assert second == repository.get(DeveloperApplication, "appl-2")
+
+    def test_app_names_unique_within_an_account(self, repository: Repository) -> None:
+        """A second app with the same name in one account conflicts; another account is fine."""
+        account, _ = sample_account()
+        approved = _approved(account)
+        repository.add(sample_app(account, approved, "app-1", app_key="1001")[0], [])
+        with pytest.raises(ConcurrencyConflictError):
+            repository.add(sample_app(account, approved, "app-2", app_key="1002")[0], [])
+        other, _ = sample_account("acc-2", "seller-2")
+        repository.add(sample_app(other, _approved(other), "app-3", app_key="1003")[0], [])
+
+    # ------------------------------------------------------------------ look-ups
+
+    def test_list_by_account_returns_that_accounts_aggregates_in_id_order(
+        self, repository: Repository
+    ) -> None:
+        """Applications of one account, not another's, ordered by id."""
+        account, _ = sample_account()
+        other, _ = sample_account("acc-2", "seller-2")
+        repository.add(sample_application(account, "appl-b")[0], [])
+        repository.add(sample_application(account, "appl-a", DeveloperType.COMMERCIAL)[0], [])
+        repository.add(sample_application(other, "appl-c")[0], [])
+        assert [a.id for a in repository.list_by_account(DeveloperApplication, account.id)] == [
+            "appl-a",
+            "appl-b",
+        ]
+
+    def test_open_applications_are_those_under_review(self, repository: Repository) -> None:
+        """Decided and escalated applications are not listed."""
+        account, _ = sample_account()
+        other, _ = sample_account("acc-2", "seller-2")
+        first, _ = sample_application(account, "appl-1")
+        repository.add(first, [])
+        repository.add(sample_application(other, "appl-2")[0], [])
+        approved, events = first.handle(Approve(), Actor.reviewer("r"), T0)
+        repository.save(approved, events, expected_version=1)
+        assert [a.id for a in repository.open_applications()] == ["appl-2"]
+
+    # ------------------------------------------------------------------ outbox
+
+    def test_outbox_holds_events_in_the_order_stored(self, repository: Repository) -> None:
+        """Events saved with state changes come out of the outbox oldest first."""
+        account, timeline = sample_account()
+        repository.add(account, timeline)
+        assert [e.event_id for e in timeline] == [
+            entry.event.event_id for entry in repository.pending_events()
+        ]
+
+    def test_outbox_events_round_trip_equal(self, repository: Repository) -> None:
+        """Every event comes back equal to what was stored."""
+        account, timeline = sample_account()
+        app, more = sample_app(account, _approved(account))
+        repository.add(app, timeline + more)
+        assert timeline + more == [entry.event for entry in repository.pending_events()]
+
+    def test_mark_delivered_removes_from_pending(self, repository: Repository) -> None:
+        """A delivered entry is no longer pending."""
+        account, timeline = sample_account()
+        repository.add(account, timeline)
+        first = repository.pending_events()[0]
+        repository.mark_delivered(first.sequence)
+        assert [e.event_id for e in timeline[1:]] == [
+            entry.event.event_id for entry in repository.pending_events()
+        ]
+
+    def test_mark_failed_counts_attempts_and_sets_next_attempt(
+        self, repository: Repository
+    ) -> None:
+        """A failed delivery stays pending with attempts + 1, next time and error."""
+        account, timeline = sample_account()
+        repository.add(account, timeline)
+        first = repository.pending_events()[0]
+        later = T0 + timedelta(minutes=1)
+        repository.mark_failed(first.sequence, next_attempt_at=later, error="boom")
+        repository.mark_failed(first.sequence, next_attempt_at=later, error="boom again")
+        entry = repository.pending_events()[0]
+        assert (first.sequence, 2, later, "boom again") == (
+            entry.sequence,
+            entry.attempts,
+            entry.next_attempt_at,
+            entry.last_error,
+        )
+
+    def test_pending_events_honours_limit(self, repository: Repository) -> None:
+        """At most ``limit`` entries, the oldest."""
+        account, timeline = sample_account()
+        repository.add(account, timeline)
+        assert [timeline[0].event_id] == [e.event.event_id for e in repository.pending_events(1)]
+
+
+class NotifierContract:
+    """The behaviour every `Notifier` must have. Override the ``notifier`` fixture."""
+
+    @pytest.fixture
+    def notifier(self) -> Notifier:
+        """The notifier under test. Adapters override this fixture."""
+        raise NotImplementedError("override the 'notifier' fixture")
+
+    def _timeline(self) -> list[Event]:
+        account, timeline = sample_account()
+        application, events = sample_application(account)
+        approved, more = application.handle(Approve(), Actor.reviewer("rev-1"), T0)
+        _, app_events = sample_app(account, approved)
+        return [*timeline, *events, *more, *app_events]
+
+    def test_accepts_every_kind_of_event(self, notifier: Notifier) -> None:
+        """notify() takes each event of a whole onboarding without raising."""
+        for event in self._timeline():
+            notifier.notify(event)
+
+    def test_tolerates_the_same_event_twice(self, notifier: Notifier) -> None:
+        """Delivery is at-least-once: a repeated event must not break the notifier."""
+        event = self._timeline()[-1]
+        notifier.notify(event)
+        notifier.notify(event)
+
+    def test_is_a_notifier(self, notifier: Any) -> None:
+        """It satisfies the Notifier protocol."""
+        assert isinstance(notifier, Notifier)

@@ -1,0 +1,287 @@
+"""OnboardingService: commands over the ports, the outbox and its delivery guarantees."""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from aliexpress_onboarding import (
+    Actor,
+    App,
+    Applicant,
+    ApplicationStatus,
+    DeveloperApplication,
+    DeveloperProfile,
+    EmailAddress,
+    LicenseDocument,
+    OnboardingError,
+    PermissionDeniedError,
+    Store,
+)
+from aliexpress_onboarding.adapters.memory import InMemoryNotifier, InMemoryRepository
+from aliexpress_onboarding.domain.events import Event
+from aliexpress_onboarding.errors import ConcurrencyConflictError, NotFoundError
+from aliexpress_onboarding.ports import AggregateRoot
+from aliexpress_onboarding.service import OnboardingService
+
+OWNER = Actor.seller("seller-1")
+REVIEWER = Actor.reviewer("rev-1")
+DOCUMENT = LicenseDocument.from_bytes(b"\xff\xd8\xff" + bytes(16), filename="licence.jpg")
+FACTS = Applicant(name="Sunrise", country="CN", is_enterprise=True, is_aliexpress_seller=True)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.current = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, **delta: float) -> None:
+        self.current += timedelta(**delta)
+
+
+class FlakyNotifier:
+    """Fails every other call."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.delivered: list[Event] = []
+
+    def notify(self, event: Event) -> None:
+        self.calls += 1
+        if self.calls % 2:
+            raise ConnectionError("mail relay down")
+        self.delivered.append(event)
+
+
+def make_service(**ports: object) -> tuple[OnboardingService, FakeClock]:
+    clock = FakeClock()
+    return OnboardingService(clock=clock, **ports), clock  # type: ignore[arg-type]
+
+
+def onboard(service: OnboardingService) -> tuple[str, DeveloperApplication]:
+    account = service.register_account(
+        seller_id="seller-1", enterprise_id="ent-1", actor=OWNER, verified_store_count=2
+    )
+    service.accept_agreement(account.id, "2024-01", actor=OWNER)
+    profile = DeveloperProfile("Wei Zhang", EmailAddress("dev@sunrise.example.com"))
+    service.submit_profile(account.id, profile, actor=OWNER)
+    return account.id, service.apply(account.id, "self", FACTS, DOCUMENT, actor=OWNER)
+
+
+def test_whole_onboarding_runs_through_the_service() -> None:
+    """Activate, apply, escalate when overdue, approve, create an app, reset, authorize."""
+    notifier = InMemoryNotifier()
+    service, clock = make_service(notifier=notifier)
+    account_id, application = onboard(service)
+    clock.advance(hours=49)
+    assert [application.id] == [a.id for a in service.escalate_overdue()]
+    service.approve(application.id, actor=REVIEWER)
+    app = service.create_app(account_id, "self", "sunrise_sync", actor=OWNER)
+    renewed = service.reset_secret(app.id, actor=OWNER, overlap=timedelta(hours=24))
+    service.authorize_store(app.id, Store("store-1", "seller-1", "ent-1"), actor=OWNER)
+    assert [
+        "AccountRegistered",
+        "AgreementAccepted",
+        "ProfileSubmitted",
+        "AccountActivated",
+        "ApplicationSubmitted",
+        "ReviewEscalated",
+        "ApplicationApproved",
+        "AppCreated",
+        "SecretReset",
+        "StoreAuthorized",
+    ] == [e.type for e in notifier.events]
+    assert renewed.secret_matches(app.secret, clock.now())
+    assert [] == service.repository.pending_events()
+
+
+def test_escalate_overdue_escalates_each_application_once() -> None:
+    """Run twice, the second run finds nothing to escalate."""
+    service, clock = make_service()
+    _, application = onboard(service)
+    clock.advance(hours=47)
+    assert [] == service.escalate_overdue()
+    clock.advance(hours=1)
+    first = service.escalate_overdue()
+    assert (1, [], ApplicationStatus.ESCALATED) == (
+        len(first),
+        service.escalate_overdue(),
+        service.repository.get(DeveloperApplication, application.id).status,
+    )
+
+
+def test_escalate_overdue_from_two_services_at_once_escalates_once() -> None:
+    """Two service instances sharing a repository escalate each application exactly once."""
+    repository = InMemoryRepository()
+    notifier = InMemoryNotifier()
+    first, clock = make_service(repository=repository, notifier=notifier)
+    second = OnboardingService(repository=repository, notifier=notifier, clock=clock)
+    onboard(first)
+    clock.advance(hours=48)
+    results: list[int] = []
+    threads = [
+        threading.Thread(target=lambda s=s: results.append(len(s.escalate_overdue())))
+        for s in (first, second) * 4
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert (1, 1) == (sum(results), [e.type for e in notifier.events].count("ReviewEscalated"))
+
+
+def test_refused_command_changes_nothing_and_records_no_event() -> None:
+    """A permission error leaves state and outbox as they were."""
+    notifier = InMemoryNotifier()
+    service, _ = make_service(notifier=notifier)
+    _, application = onboard(service)
+    delivered = list(notifier.events)
+    with pytest.raises(PermissionDeniedError):
+        service.approve(application.id, actor=OWNER)
+    assert (application, delivered, []) == (
+        service.repository.get(DeveloperApplication, application.id),
+        notifier.events,
+        service.repository.pending_events(),
+    )
+
+
+def test_unknown_ids_raise_not_found() -> None:
+    """Commands on ids that do not exist raise NotFoundError."""
+    service, _ = make_service()
+    with pytest.raises(NotFoundError):
+        service.approve("appl-missing", actor=REVIEWER)
+
+
+def test_failing_notifier_never_fails_the_command() -> None:
+    """The command succeeds; its events wait in the outbox."""
+    service, _ = make_service(notifier=FlakyNotifier())
+    account = service.register_account(seller_id="seller-1", enterprise_id="e", actor=OWNER)
+    assert 1 == len(service.repository.pending_events())
+    assert account == service.repository.get(type(account), account.id)
+
+
+def test_notifier_failing_every_other_call_gets_every_event_in_order() -> None:
+    """After dispatching until empty, every event arrived, in order per aggregate."""
+    notifier = FlakyNotifier()
+    service, clock = make_service(notifier=notifier)
+    account_id, application = onboard(service)
+    service.approve(application.id, actor=REVIEWER)
+    service.create_app(account_id, "self", "sunrise_sync", actor=OWNER)
+    for _ in range(50):
+        if not service.repository.pending_events():
+            break
+        clock.advance(hours=2)
+        service.dispatch_pending()
+    per_aggregate: dict[str, list[int]] = defaultdict(list)
+    for event in notifier.delivered:
+        per_aggregate[event.aggregate_id].append(event.version)
+    assert [] == service.repository.pending_events()
+    assert 7 == len({e.event_id for e in notifier.delivered})
+    assert all(versions == sorted(versions) for versions in per_aggregate.values())
+
+
+def test_failed_delivery_backs_off_exponentially() -> None:
+    """Attempts are counted and the next attempt moves out: 30 s, 60 s, 120 s..."""
+
+    class Down:
+        def notify(self, event: Event) -> None:
+            raise TimeoutError("smtp timeout")
+
+    service, clock = make_service(notifier=Down())
+    service.register_account(seller_id="seller-1", enterprise_id="e", actor=OWNER)
+    waits = []
+    for _ in range(3):
+        entry = service.repository.pending_events()[0]
+        waits.append(entry.next_attempt_at - clock.now())  # type: ignore[operator]
+        clock.current = entry.next_attempt_at  # type: ignore[assignment]
+        service.dispatch_pending()
+    entry = service.repository.pending_events()[0]
+    assert ([30, 60, 120], 4, "TimeoutError: smtp timeout") == (
+        [int(w.total_seconds()) for w in waits],
+        entry.attempts,
+        entry.last_error,
+    )
+
+
+def test_events_not_due_are_deferred_not_delivered() -> None:
+    """Before its next attempt time an entry (and its aggregate's later ones) waits."""
+
+    class DownOnce:
+        def __init__(self) -> None:
+            self.failed = False
+            self.seen: list[str] = []
+
+        def notify(self, event: Event) -> None:
+            if not self.failed:
+                self.failed = True
+                raise OSError("down")
+            self.seen.append(event.type)
+
+    notifier = DownOnce()
+    service, clock = make_service(notifier=notifier)
+    account = service.register_account(seller_id="seller-1", enterprise_id="e", actor=OWNER)
+    service.accept_agreement(account.id, "2024-01", actor=OWNER)
+    assert [] == notifier.seen
+    clock.advance(seconds=31)
+    service.dispatch_pending()
+    assert ["AccountRegistered", "AgreementAccepted"] == notifier.seen
+
+
+class BarrierRepository(InMemoryRepository):
+    """Holds every save at a barrier so that all racers save with the same loaded version."""
+
+    def __init__(self, parties: int) -> None:
+        super().__init__()
+        self.barrier = threading.Barrier(parties)
+        self.armed = False
+
+    def save(
+        self, aggregate: AggregateRoot, events: Sequence[Event], *, expected_version: int
+    ) -> None:
+        if self.armed:
+            self.barrier.wait(timeout=10)
+        super().save(aggregate, events, expected_version=expected_version)
+
+
+def test_eight_threads_racing_one_command_exactly_one_wins() -> None:
+    """Eight reviewers approve at once: one wins, seven get ConcurrencyConflictError."""
+    repository = BarrierRepository(8)
+    service, _ = make_service(repository=repository)
+    _, application = onboard(service)
+    repository.armed = True
+    outcomes: list[str] = []
+
+    def approve(n: int) -> None:
+        try:
+            service.approve(application.id, actor=Actor.reviewer(f"rev-{n}"))
+            outcomes.append("won")
+        except OnboardingError as error:
+            outcomes.append(type(error).__name__)
+
+    threads = [threading.Thread(target=approve, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert ["ConcurrencyConflictError"] * 7 + ["won"] == sorted(outcomes)
+    assert 2 == service.repository.get(DeveloperApplication, application.id).version
+
+
+def test_concurrent_duplicate_app_names_conflict() -> None:
+    """Two creations of one name racing past the guard: the store refuses the second."""
+    repository = InMemoryRepository()
+    service, _ = make_service(repository=repository)
+    account_id, application = onboard(service)
+    service.approve(application.id, actor=REVIEWER)
+    service.create_app(account_id, "self", "sunrise_sync", actor=OWNER)
+    real = repository.list_by_account
+    # The second writer read the account's apps before the first one saved:
+    repository.list_by_account = lambda kind, account: [] if kind is App else real(kind, account)  # type: ignore[method-assign,assignment,return-value]
+    with pytest.raises(ConcurrencyConflictError):
+        service.create_app(account_id, "self", "sunrise_sync", actor=OWNER)
