@@ -13,6 +13,7 @@ The tree::
     │   ├── InvalidApplicantError
     │   ├── InvalidCredentialError
     │   ├── InvalidDateTimeError               naive or wrong-typed datetimes
+    │   ├── InvalidRecordError                 .problems: a stored/serialised document is bad
     │   └── InvalidPolicyError                 a ReviewPolicy or DocumentPolicy set up wrongly
     ├── RuleViolationError                     .command, .problems (a guard said no)
     │   └── NotEligibleError                   .developer_type
@@ -20,6 +21,7 @@ The tree::
     ├── PermissionDeniedError                  .actor, .command
     ├── ConcurrencyConflictError               .aggregate_id, .expected_version, .actual_version
     ├── NotFoundError                          .kind, .id
+    ├── StorageError                           the database failed, is corrupt or too new
     └── DefinitionError                        a transition table is malformed (import time)
 
 Catch `OnboardingError` for anything the library refuses, `ValidationError` (or the builtin
@@ -48,12 +50,14 @@ __all__ = [
     "InvalidDocumentError",
     "InvalidEmailError",
     "InvalidPolicyError",
+    "InvalidRecordError",
     "InvalidRegistrationNumberError",
     "NotEligibleError",
     "NotFoundError",
     "OnboardingError",
     "PermissionDeniedError",
     "RuleViolationError",
+    "StorageError",
     "TransitionNotAllowedError",
     "ValidationError",
 ]
@@ -163,6 +167,19 @@ class RuleViolationError(OnboardingError):
         super().__init__(f"{command} refused: {details}")
 
 
+class InvalidRecordError(ValidationError):
+    """A serialised document (JSON, a database row) cannot be read back.
+
+    Attributes:
+        problems: every problem found, each prefixed with its path
+            (``$.data.profile.email: not a valid e-mail address``).
+    """
+
+    def __init__(self, field: str, value: object, problems: Sequence[str]) -> None:
+        self.problems = tuple(problems)
+        super().__init__(field, value, "; ".join(self.problems))
+
+
 class NotEligibleError(RuleViolationError):
     """An applicant does not meet a developer type's requirements.
 
@@ -240,6 +257,10 @@ class NotFoundError(OnboardingError):
         self.kind = kind
         self.id = id
         super().__init__(f"no {kind} with id {id!r}")
+
+
+class StorageError(OnboardingError):
+    """The database failed, or holds something this library cannot use (corrupt, too new)."""
 
 
 class DefinitionError(OnboardingError):

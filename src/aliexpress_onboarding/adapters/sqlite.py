@@ -1,0 +1,329 @@
+"""`SQLiteRepository`: the embedded, durable default — one file, stdlib sqlite3.
+
+Each write is one ``BEGIN IMMEDIATE`` transaction (the connection is in autocommit mode so the
+library, not the sqlite3 module, controls transactions: Python 3.11 and 3.12+ differ there),
+taking the write lock up front so a read-then-write never fails with SQLITE_BUSY under WAL.
+Optimistic concurrency is ``UPDATE ... WHERE kind = ? AND id = ? AND version = ?``; unique keys
+and the outbox rows are written in the same transaction. Driver errors become our errors at this
+boundary.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, Final, TypeVar
+
+from ..domain.account import DeveloperAccount
+from ..domain.app import App
+from ..domain.application import ApplicationStatus, DeveloperApplication
+from ..domain.events import Event
+from ..errors import (
+    ConcurrencyConflictError,
+    InvalidRecordError,
+    NotFoundError,
+    StorageError,
+)
+from ..ports import AggregateRoot, OutboxEntry
+from ..serialization import from_json, to_json
+from .memory import KIND_NAMES
+
+__all__ = ["SQLiteRepository"]
+
+A = TypeVar("A", DeveloperAccount, DeveloperApplication, App)
+
+SCHEMA_VERSION: Final = 1
+_MIGRATIONS: Final[dict[int, str]] = {
+    1: """
+    CREATE TABLE aggregates (
+        kind TEXT NOT NULL,
+        id TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        account_id TEXT,
+        status TEXT NOT NULL,
+        document TEXT NOT NULL,
+        PRIMARY KEY (kind, id)
+    );
+    CREATE INDEX aggregates_by_account ON aggregates (kind, account_id, id);
+    CREATE INDEX aggregates_by_status ON aggregates (kind, status, id);
+    CREATE TABLE unique_keys (
+        key TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        id TEXT NOT NULL
+    );
+    CREATE INDEX unique_keys_by_owner ON unique_keys (kind, id);
+    CREATE TABLE outbox (
+        sequence INTEGER PRIMARY KEY AUTOINCREMENT,
+        event_id TEXT NOT NULL UNIQUE,
+        aggregate_id TEXT NOT NULL,
+        document TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT,
+        last_error TEXT,
+        delivered_at TEXT
+    );
+    CREATE INDEX outbox_pending ON outbox (delivered_at, sequence);
+    """,
+}
+
+
+def _utc_text(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat()
+
+
+class SQLiteRepository:
+    """A `Repository` in one SQLite file, safe from several threads and processes.
+
+    Args:
+        path: the database file (created with its schema if missing), or ``":memory:"``.
+        timeout: seconds to wait for another writer's lock (``busy_timeout``).
+
+    Raises:
+        StorageError: the file is not a database, or was written by a newer schema.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, timeout: float = 30.0) -> None:
+        self.path = os.fspath(path)
+        self._timeout = timeout
+        self._local = threading.local()
+        self._migrate()
+
+    # ------------------------------------------------------------------ connections
+
+    def _connection(self) -> sqlite3.Connection:
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            try:
+                connection = sqlite3.connect(
+                    self.path, timeout=self._timeout, isolation_level=None, check_same_thread=True
+                )
+                connection.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
+                connection.execute("PRAGMA journal_mode = WAL")
+                connection.execute("PRAGMA synchronous = NORMAL")
+                connection.execute("PRAGMA foreign_keys = ON")
+            except sqlite3.Error as error:
+                raise StorageError(f"cannot open {self.path!r}: {error}") from error
+            self._local.connection = connection
+        return connection
+
+    def close(self) -> None:
+        """Close this thread's connection (others close when their threads end)."""
+        connection = getattr(self._local, "connection", None)
+        if connection is not None:
+            connection.close()
+            self._local.connection = None
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        connection = self._connection()
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as error:
+            raise StorageError(f"cannot start a transaction on {self.path!r}: {error}") from error
+        try:
+            yield connection
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        try:
+            connection.execute("COMMIT")
+        except sqlite3.Error as error:
+            connection.execute("ROLLBACK")
+            raise StorageError(f"commit failed on {self.path!r}: {error}") from error
+
+    def _read(self, sql: str, parameters: Sequence[Any] = ()) -> list[Any]:
+        try:
+            return self._connection().execute(sql, parameters).fetchall()
+        except sqlite3.Error as error:
+            raise StorageError(f"read failed on {self.path!r}: {error}") from error
+
+    def _migrate(self) -> None:
+        try:
+            with self._write() as connection:
+                connection.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"
+                )
+                row = connection.execute("SELECT max(version) FROM schema_version").fetchone()
+                current = row[0] or 0
+                if current > SCHEMA_VERSION:
+                    raise StorageError(
+                        f"{self.path!r} has schema version {current}; this library knows up to"
+                        f" {SCHEMA_VERSION}: upgrade aliexpress-onboarding"
+                    )
+                for version in range(current + 1, SCHEMA_VERSION + 1):
+                    for statement in _MIGRATIONS[version].split(";"):
+                        if statement.strip():
+                            connection.execute(statement)
+                    connection.execute("INSERT INTO schema_version VALUES (?)", (version,))
+        except sqlite3.DatabaseError as error:
+            raise StorageError(f"{self.path!r} is not a usable SQLite database: {error}") from error
+
+    # ------------------------------------------------------------------ aggregates
+
+    def _decode(self, kind: type[A], document: str, row_id: str) -> A:
+        try:
+            return from_json(document, kind)
+        except InvalidRecordError as error:
+            raise InvalidRecordError(
+                f"{KIND_NAMES[kind]}:{row_id}", row_id, error.problems
+            ) from None
+
+    def get(self, kind: type[A], aggregate_id: str) -> A:
+        """The stored aggregate; `NotFoundError` if there is none.
+
+        Raises:
+            InvalidRecordError: the stored row is corrupt or from a newer schema (names it).
+        """
+        name = KIND_NAMES[kind]
+        rows = self._read(
+            "SELECT document FROM aggregates WHERE kind = ? AND id = ?", (name, aggregate_id)
+        )
+        if not rows:
+            raise NotFoundError(name, aggregate_id)
+        return self._decode(kind, rows[0][0], aggregate_id)
+
+    def add(self, aggregate: AggregateRoot, events: Sequence[Event]) -> None:
+        """Insert a new aggregate, its unique keys and its events in one transaction."""
+        name = KIND_NAMES[type(aggregate)]
+        with self._write() as connection:
+            try:
+                connection.execute(
+                    "INSERT INTO aggregates (kind, id, version, account_id, status, document)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        name,
+                        aggregate.id,
+                        aggregate.version,
+                        getattr(aggregate, "account_id", None),
+                        aggregate.status.value,
+                        to_json(aggregate, include_secrets=True),
+                    ),
+                )
+            except sqlite3.IntegrityError as error:
+                raise ConcurrencyConflictError(aggregate.id, 0, None) from error
+            self._finish(connection, name, aggregate, events)
+
+    def save(
+        self, aggregate: AggregateRoot, events: Sequence[Event], *, expected_version: int
+    ) -> None:
+        """Update an aggregate if its stored version is ``expected_version``, atomically."""
+        name = KIND_NAMES[type(aggregate)]
+        with self._write() as connection:
+            updated = connection.execute(
+                "UPDATE aggregates SET version = ?, status = ?, document = ?"
+                " WHERE kind = ? AND id = ? AND version = ?",
+                (
+                    aggregate.version,
+                    aggregate.status.value,
+                    to_json(aggregate, include_secrets=True),
+                    name,
+                    aggregate.id,
+                    expected_version,
+                ),
+            ).rowcount
+            if updated != 1:
+                row = connection.execute(
+                    "SELECT version FROM aggregates WHERE kind = ? AND id = ?",
+                    (name, aggregate.id),
+                ).fetchone()
+                if row is None:
+                    raise NotFoundError(name, aggregate.id)
+                raise ConcurrencyConflictError(aggregate.id, expected_version, row[0])
+            self._finish(connection, name, aggregate, events)
+
+    def _finish(
+        self,
+        connection: sqlite3.Connection,
+        name: str,
+        aggregate: AggregateRoot,
+        events: Sequence[Event],
+    ) -> None:
+        connection.execute(
+            "DELETE FROM unique_keys WHERE kind = ? AND id = ?", (name, aggregate.id)
+        )
+        try:
+            connection.executemany(
+                "INSERT INTO unique_keys (key, kind, id) VALUES (?, ?, ?)",
+                [(key, name, aggregate.id) for key in sorted(aggregate.unique_keys())],
+            )
+            connection.executemany(
+                "INSERT INTO outbox (event_id, aggregate_id, document) VALUES (?, ?, ?)",
+                [(e.event_id, e.aggregate_id, to_json(e)) for e in events],
+            )
+        except sqlite3.IntegrityError as error:
+            raise ConcurrencyConflictError(aggregate.id, aggregate.version - 1, None) from error
+
+    def list_by_account(self, kind: type[A], account_id: str) -> list[A]:
+        """The applications or apps of one account, in id order."""
+        rows = self._read(
+            "SELECT id, document FROM aggregates WHERE kind = ? AND account_id = ? ORDER BY id",
+            (KIND_NAMES[kind], account_id),
+        )
+        return [self._decode(kind, document, row_id) for row_id, document in rows]
+
+    def open_applications(self) -> list[DeveloperApplication]:
+        """Every application still under review, in id order."""
+        rows = self._read(
+            "SELECT id, document FROM aggregates WHERE kind = ? AND status = ? ORDER BY id",
+            (KIND_NAMES[DeveloperApplication], ApplicationStatus.UNDER_REVIEW.value),
+        )
+        return [self._decode(DeveloperApplication, doc, row_id) for row_id, doc in rows]
+
+    # ------------------------------------------------------------------ outbox
+
+    def pending_events(self, limit: int = 1000) -> list[OutboxEntry]:
+        """Up to ``limit`` undelivered events, oldest first."""
+        rows = self._read(
+            "SELECT sequence, document, attempts, next_attempt_at, last_error FROM outbox"
+            " WHERE delivered_at IS NULL ORDER BY sequence LIMIT ?",
+            (limit,),
+        )
+        return [
+            OutboxEntry(
+                sequence,
+                self._decode_event(document, sequence),
+                attempts,
+                None if next_at is None else datetime.fromisoformat(next_at),
+                last_error,
+            )
+            for sequence, document, attempts, next_at, last_error in rows
+        ]
+
+    def _decode_event(self, document: str, sequence: int) -> Event:
+        try:
+            return from_json(document)
+        except InvalidRecordError as error:
+            raise InvalidRecordError(f"outbox:{sequence}", sequence, error.problems) from None
+
+    def _update_outbox(self, sql: str, parameters: Sequence[Any]) -> None:
+        with self._write() as connection:
+            connection.execute(sql, parameters)
+
+    def mark_delivered(self, sequence: int) -> None:
+        """Mark an outbox entry delivered (kept, with its time, for audit)."""
+        self._update_outbox(
+            "UPDATE outbox SET delivered_at = ? WHERE sequence = ?",
+            (_utc_text(datetime.now(UTC)), sequence),
+        )
+
+    def mark_failed(self, sequence: int, *, next_attempt_at: datetime, error: str) -> None:
+        """Count a failed delivery and set when to try again."""
+        self._update_outbox(
+            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?"
+            " WHERE sequence = ?",
+            (_utc_text(next_attempt_at), error[:1000], sequence),
+        )
+
+    def delivered_events(self, aggregate_id: str | None = None) -> list[Event]:
+        """Events already delivered, oldest first: the audit timeline (of one aggregate)."""
+        sql = "SELECT sequence, document FROM outbox WHERE delivered_at IS NOT NULL"
+        parameters: tuple[str, ...] = ()
+        if aggregate_id is not None:
+            sql += " AND aggregate_id = ?"
+            parameters = (aggregate_id,)
+        rows = self._read(sql + " ORDER BY sequence", parameters)
+        return [self._decode_event(document, sequence) for sequence, document in rows]

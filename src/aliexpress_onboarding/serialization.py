@@ -1,0 +1,325 @@
+"""One strict cattrs converter for every domain type: values, aggregates and events.
+
+Documents look like ``{"schema_version": 1, "type": "App", "data": {...}}``. Reading is
+strict where cattrs is lenient by default: wrong types are refused (no ``'false'`` → ``True``,
+no ``123`` → ``'123'``), unknown keys are refused, naive datetimes are refused, and the input's
+size and nesting are capped before it is parsed. Every problem is reported with its path in one
+`InvalidRecordError`. Secrets are left out unless the caller asks for them
+(``include_secrets=True``; the repositories do).
+
+cattrs is imported on first use only: ``import aliexpress_onboarding`` stays fast.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import json
+import re
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Final, TypeVar
+
+from .domain.account import DeveloperAccount, DeveloperProfile
+from .domain.actors import Actor
+from .domain.app import App, Store, StoreAuthorization
+from .domain.application import DeveloperApplication
+from .domain.eligibility import Applicant, EligibilityReport, Problem
+from .domain.events import Event
+from .domain.values import AppKey, AppName, AppSecret, CountryCode, EmailAddress
+from .errors import InvalidRecordError, ValidationError
+
+if TYPE_CHECKING:
+    from cattrs import Converter
+
+__all__ = ["SCHEMA_VERSION", "from_dict", "from_json", "to_dict", "to_json"]
+
+SCHEMA_VERSION: Final = 1
+MAX_JSON_BYTES: Final = 1024 * 1024
+MAX_DEPTH: Final = 32
+
+T = TypeVar("T")
+
+
+def _event_types() -> dict[str, type[Event]]:
+    found: dict[str, type[Event]] = {}
+    pending = [Event]
+    while pending:
+        for sub in pending.pop().__subclasses__():
+            found[sub.__name__] = sub
+            pending.append(sub)
+    return found
+
+
+@functools.cache
+def _document_types() -> dict[str, type[Any]]:
+    roots: list[type[Any]] = [
+        DeveloperAccount,
+        DeveloperApplication,
+        App,
+        Applicant,
+        EligibilityReport,
+        Problem,
+        Store,
+        StoreAuthorization,
+        DeveloperProfile,
+        Actor,
+    ]
+    return {**{t.__name__: t for t in roots}, **_event_types()}
+
+
+# ------------------------------------------------------------------------ strict primitives
+
+
+def _refuse(value: object, expected: str) -> TypeError:
+    return TypeError(f"expected {expected}, got {type(value).__name__}")
+
+
+def _str(value: object, _: type) -> str:
+    if type(value) is not str:
+        raise _refuse(value, "a string")
+    return value
+
+
+def _int(value: object, _: type) -> int:
+    if type(value) is not int:
+        raise _refuse(value, "an integer")
+    return value
+
+
+def _bool(value: object, _: type) -> bool:
+    if type(value) is not bool:
+        raise _refuse(value, "true or false")
+    return value
+
+
+def _datetime(value: object, _: type) -> datetime:
+    if type(value) is not str:
+        raise _refuse(value, "an ISO-8601 timestamp with an offset")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"not an ISO-8601 timestamp: {value[:40]!r}") from None
+    if parsed.tzinfo is None:
+        raise ValueError("naive timestamp: an offset such as +00:00 is required")
+    return parsed
+
+
+def _unstructure_datetime(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat()
+
+
+def _enum_hook(enum_type: type[enum.Enum]) -> Any:
+    def structure(value: object, _: type) -> enum.Enum:
+        if type(value) is not str:
+            raise _refuse(value, f"one of {[m.value for m in enum_type]}")
+        return enum_type(value)
+
+    return structure
+
+
+def _text_value_hook(value_type: type[Any]) -> Any:
+    def structure(value: object, _: type) -> Any:
+        if type(value) is not str:
+            raise _refuse(value, "a string")
+        return value_type(value)
+
+    return structure
+
+
+def _format(error: BaseException, type_: type | None) -> str:
+    if isinstance(error, ValidationError):
+        return error.rule
+    if isinstance(error, TypeError | ValueError) and error.args:
+        return str(error.args[0])
+    from cattrs.v import format_exception
+
+    return format_exception(error, type_)
+
+
+@functools.cache
+def _converter(include_secrets: bool) -> Converter:
+    from cattrs import Converter
+    from cattrs.gen import make_dict_unstructure_fn, override
+
+    converter = Converter(forbid_extra_keys=True, detailed_validation=True)
+    converter.register_structure_hook(str, _str)
+    converter.register_structure_hook(int, _int)
+    converter.register_structure_hook(bool, _bool)
+    converter.register_structure_hook(datetime, _datetime)
+    converter.register_unstructure_hook(datetime, _unstructure_datetime)
+    converter.register_structure_hook_func(
+        lambda t: isinstance(t, type) and issubclass(t, enum.Enum),
+        lambda value, t: _enum_hook(t)(value, t),
+    )
+    for value_type in (AppName, CountryCode, EmailAddress, AppKey, AppSecret):
+        converter.register_structure_hook(value_type, _text_value_hook(value_type))
+    for value_type in (AppName, CountryCode, EmailAddress, AppKey):
+        converter.register_unstructure_hook(value_type, str)
+    converter.register_unstructure_hook(AppSecret, AppSecret.reveal)
+    if not include_secrets:
+        converter.register_unstructure_hook(
+            App,
+            make_dict_unstructure_fn(
+                App,
+                converter,
+                secret=override(omit=True),
+                previous_secret=override(omit=True),
+            ),
+        )
+    converter.register_structure_hook_func(_is_sequence, _strict_sequence(converter))
+    return converter
+
+
+def _is_sequence(type_: Any) -> bool:
+    origin = getattr(type_, "__origin__", None)
+    return origin in (tuple, list)
+
+
+def _strict_sequence(converter: Converter) -> Any:
+    def structure(value: object, type_: Any) -> Any:
+        if type(value) is not list:
+            raise _refuse(value, "a list")
+        item_type = type_.__args__[0]
+        items = []
+        errors = []
+        for index, item in enumerate(value):
+            try:
+                items.append(converter.structure(item, item_type))
+            except Exception as error:
+                error.__notes__ = [*getattr(error, "__notes__", []), f"Structuring @ [{index}]"]
+                errors.append(error)
+        if errors:
+            from cattrs.errors import IterableValidationError
+
+            raise IterableValidationError("while structuring a list", errors, type_)
+        return tuple(items) if type_.__origin__ is tuple else items
+
+    return structure
+
+
+# ------------------------------------------------------------------------ public functions
+
+
+def to_dict(obj: object, *, include_secrets: bool = False) -> dict[str, Any]:
+    """Turn a domain object into a JSON-ready document.
+
+    Args:
+        obj: an aggregate, an event, an applicant, a report...
+        include_secrets: include appSecrets (for storage only; never for logs or APIs).
+
+    Returns:
+        ``{"schema_version": 1, "type": <class name>, "data": {...}}``.
+
+    Raises:
+        InvalidRecordError: ``obj`` is not a serialisable domain type.
+    """
+    name = type(obj).__name__
+    if _document_types().get(name) is not type(obj):
+        raise InvalidRecordError("$", name, [f"$: {name} is not a serialisable domain type"])
+    data = _converter(include_secrets).unstructure(obj)
+    return {"schema_version": SCHEMA_VERSION, "type": name, "data": data}
+
+
+def from_dict(document: object, expected: type[T] | None = None) -> T:
+    """Rebuild a domain object from `to_dict`'s document, strictly.
+
+    Args:
+        document: the document.
+        expected: the class the caller wants; another type is refused.
+
+    Raises:
+        InvalidRecordError: listing every problem with its path, e.g.
+            ``$.data.profile.email: not a valid e-mail address``.
+    """
+    if not isinstance(document, dict):
+        raise InvalidRecordError("$", type(document).__name__, ["$: expected an object"])
+    problems = []
+    extra = sorted(set(document) - {"schema_version", "type", "data"})
+    if extra:
+        problems.append(f"$: unknown keys {extra}")
+    version = document.get("schema_version")
+    if type(version) is not int:
+        problems.append("$.schema_version: required, an integer")
+    elif version != SCHEMA_VERSION:
+        problems.append(
+            f"$.schema_version: {version} is not supported (this library reads {SCHEMA_VERSION})"
+        )
+    name = document.get("type")
+    target = _document_types().get(name) if type(name) is str else None
+    if target is None:
+        problems.append(f"$.type: unknown type {str(name)[:40]!r}")
+    elif expected is not None and target is not expected:
+        problems.append(f"$.type: expected {expected.__name__}, got {name}")
+    if "data" not in document:
+        problems.append("$.data: required field missing")
+    if problems or target is None:
+        raise InvalidRecordError("$", name, problems)
+    return _structure(document["data"], target)  # type: ignore[no-any-return]
+
+
+def _structure(data: object, target: type[Any]) -> Any:
+    from cattrs.errors import BaseValidationError
+    from cattrs.v import transform_error
+
+    try:
+        return _converter(True).structure(data, target)
+    except BaseValidationError as error:
+        problems = [
+            f"{path}: {message}"
+            for message, _, path in (
+                line.rpartition(" @ ")
+                for line in transform_error(error, path="$.data", format_exception=_format)
+            )
+        ]
+        raise InvalidRecordError("$.data", target.__name__, problems) from None
+    except ValidationError as error:
+        raise InvalidRecordError("$.data", target.__name__, [f"$.data: {error}"]) from None
+    except (TypeError, ValueError, KeyError) as error:
+        raise InvalidRecordError("$.data", target.__name__, [f"$.data: {error}"]) from None
+
+
+def to_json(obj: object, *, include_secrets: bool = False) -> str:
+    """`to_dict` as compact JSON text (UTF-8 safe, keys in a stable order)."""
+    return json.dumps(
+        to_dict(obj, include_secrets=include_secrets), separators=(",", ":"), ensure_ascii=False
+    )
+
+
+def from_json(text: str | bytes, expected: type[T] | None = None) -> T:
+    """Parse JSON produced by `to_json`; size and nesting are capped before parsing.
+
+    Raises:
+        InvalidRecordError: too large, too deep, not JSON, or any problem `from_dict` finds.
+    """
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidRecordError("$", None, ["$: not UTF-8 text"]) from None
+    if not isinstance(text, str):
+        raise InvalidRecordError("$", type(text).__name__, ["$: expected JSON text"])
+    if len(text) > MAX_JSON_BYTES:
+        raise InvalidRecordError("$", len(text), [f"$: larger than {MAX_JSON_BYTES} characters"])
+    if _depth(text) > MAX_DEPTH:
+        raise InvalidRecordError("$", None, [f"$: nested deeper than {MAX_DEPTH} levels"])
+    try:
+        document = json.loads(text)
+    except ValueError as error:
+        raise InvalidRecordError("$", None, [f"$: not valid JSON ({error})"]) from None
+    return from_dict(document, expected)
+
+
+_JSON_STRING: Final = re.compile(r'"(?:[^"\\]|\\.)*"')
+_BRACKET: Final = re.compile(r"[\[\]{}]")
+
+
+def _depth(text: str) -> int:
+    """The deepest bracket nesting of JSON text, ignoring brackets inside strings."""
+    depth = deepest = 0
+    for bracket in _BRACKET.findall(_JSON_STRING.sub("", text)):
+        if bracket in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest

@@ -1,0 +1,214 @@
+"""The one converter: round trips, strictness, secrets left out, bad documents refused."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from aliexpress_onboarding import (
+    Actor,
+    App,
+    Applicant,
+    Approve,
+    DeveloperAccount,
+    DeveloperApplication,
+    DeveloperType,
+    InvalidRecordError,
+    ValidationError,
+    check_eligibility,
+)
+from aliexpress_onboarding.domain.events import Event
+from aliexpress_onboarding.serialization import from_dict, from_json, to_dict, to_json
+from aliexpress_onboarding.testing import T0, sample_account, sample_app, sample_application
+
+
+def everything() -> list[Any]:
+    """One of every serialisable domain object, with every optional field filled."""
+    account, timeline = sample_account()
+    application, submitted = sample_application(account)
+    approved, decided = application.handle(Approve(), Actor.reviewer("rev-1"), T0)
+    app, app_events = sample_app(account, approved)
+    report = check_eligibility(approved.applicant, DeveloperType.COMMERCIAL)
+    return [
+        account,
+        application,
+        approved,
+        app,
+        approved.applicant,
+        report,
+        *timeline,
+        *submitted,
+        *decided,
+        *app_events,
+    ]
+
+
+@pytest.mark.parametrize("obj", everything(), ids=lambda o: type(o).__name__)
+def test_json_round_trip_for_every_domain_type(obj: object) -> None:
+    """from_json(to_json(x, include_secrets=True)) == x for each aggregate, event and value."""
+    assert obj == from_json(to_json(obj, include_secrets=True), type(obj))
+
+
+def test_secrets_left_out_by_default() -> None:
+    """Default serialisation has no secret; asking for it puts it in."""
+    account, _ = sample_account()
+    application, _ = sample_application(account)
+    approved, _ = application.handle(Approve(), Actor.reviewer("r"), T0)
+    app, _ = sample_app(account, approved)
+    public = to_json(app)
+    assert app.secret.reveal() not in public
+    assert app.previous_secret is not None
+    assert app.previous_secret.reveal() not in public
+    assert app.secret.reveal() in to_json(app, include_secrets=True)
+
+
+def test_document_without_secret_cannot_become_an_app() -> None:
+    """A public document is refused as an App rather than given a made-up secret."""
+    account, _ = sample_account()
+    approved, _ = sample_application(account)[0].handle(Approve(), Actor.reviewer("r"), T0)
+    app, _ = sample_app(account, approved)
+    with pytest.raises(InvalidRecordError, match=r"\$\.data\.secret"):
+        from_json(to_json(app), App)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("verified_store_count", "3"),  # no '3' -> 3
+        ("verified_store_count", 3.9),  # no 3.9 -> 3
+        ("verified_store_count", True),  # a bool is not an int here
+        ("owner_id", 123),  # no 123 -> '123'
+        ("created_at", "2026-03-02T09:00:00"),  # naive
+        ("created_at", 1700000000),
+        ("status", "ACTIVE"),  # enum values, exactly
+    ],
+)
+def test_wrong_types_are_refused_not_coerced(field: str, value: object) -> None:
+    """cattrs' lenient coercions are switched off; the path names the field."""
+    document = to_dict(sample_account()[0])
+    document["data"][field] = value
+    with pytest.raises(InvalidRecordError) as caught:
+        from_dict(document)
+    assert any(p.startswith(f"$.data.{field}:") for p in caught.value.problems)
+
+
+def test_string_is_not_a_list_of_letters() -> None:
+    """A string where a list belongs is refused."""
+    account, _ = sample_account()
+    approved, _ = sample_application(account)[0].handle(Approve(), Actor.reviewer("r"), T0)
+    document = to_dict(sample_app(account, approved)[0], include_secrets=True)
+    document["data"]["authorizations"] = "hello"
+    with pytest.raises(InvalidRecordError, match="authorizations"):
+        from_dict(document)
+
+
+def test_booleans_are_strict() -> None:
+    """'false' is not False."""
+    document = to_dict(sample_application(sample_account()[0])[0].applicant)
+    document["data"]["is_enterprise"] = "false"
+    with pytest.raises(
+        InvalidRecordError, match=r"\$\.data\.is_enterprise: expected true or false"
+    ):
+        from_dict(document)
+
+
+def test_every_problem_is_listed_with_its_path() -> None:
+    """Several problems come back together, each with its path."""
+    document = to_dict(sample_account()[0])
+    document["data"]["profile"]["email"] = "not-an-address"
+    document["data"]["verified_store_count"] = "3"
+    document["data"]["surprise"] = 1
+    with pytest.raises(InvalidRecordError) as caught:
+        from_dict(document)
+    paths = sorted(p.split(":")[0] for p in caught.value.problems)
+    assert ["$.data", "$.data.profile.email", "$.data.verified_store_count"] == paths
+
+
+def test_unknown_schema_version_is_refused_clearly() -> None:
+    """A document from a newer schema says so."""
+    document = to_dict(sample_account()[0])
+    document["schema_version"] = 2
+    with pytest.raises(InvalidRecordError, match="schema_version: 2 is not supported"):
+        from_dict(document)
+
+
+def test_expected_type_is_enforced() -> None:
+    """Asking for an App and getting an account document is refused."""
+    with pytest.raises(InvalidRecordError, match="expected App"):
+        from_json(to_json(sample_account()[0]), App)
+
+
+def test_events_are_tagged_by_type() -> None:
+    """Events come back as their own class from the 'type' tag."""
+    _, timeline = sample_account()
+    assert [type(e) for e in timeline] == [type(from_json(to_json(e))) for e in timeline]
+
+
+def test_oversize_and_deeply_nested_input_refused_before_parsing() -> None:
+    """Size and nesting are capped before json.loads runs."""
+    with pytest.raises(InvalidRecordError, match="larger than"):
+        from_json(" " * (1024 * 1024 + 1))
+    with pytest.raises(InvalidRecordError, match="nested deeper"):
+        from_json("[" * 100_000 + "]" * 100_000)
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting() -> None:
+    """Text that merely contains brackets is not 'deep'."""
+    document = to_dict(sample_account()[0])
+    document["data"]["profile"]["contact_name"] = "[[[[" * 20
+    assert "[[[[" * 20 == from_dict(document, DeveloperAccount).profile.contact_name  # type: ignore[union-attr]
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=200)
+@given(json_values)
+def test_arbitrary_json_raises_only_validation_errors(value: object) -> None:
+    """from_json on any JSON never raises anything but our ValidationError."""
+    try:
+        from_json(json.dumps(value))
+    except ValidationError:
+        pass
+
+
+@settings(max_examples=200)
+@given(
+    st.sampled_from([DeveloperAccount, DeveloperApplication, App, Applicant, Event]),
+    st.dictionaries(
+        st.sampled_from(["id", "version", "status", "owner_id", "created_at", "x"]),
+        json_values,
+        max_size=6,
+    ),
+)
+def test_arbitrary_data_for_each_type_raises_only_validation_errors(
+    kind: type[Any], data: dict[str, Any]
+) -> None:
+    """Random data under a valid envelope is refused with ValidationError, never a crash."""
+    document = {"schema_version": 1, "type": kind.__name__, "data": data}
+    try:
+        from_dict(document)
+    except ValidationError:
+        pass
+
+
+@given(st.sampled_from(everything()), st.data())
+def test_mutated_documents_never_crash(obj: object, data: st.DataObject) -> None:
+    """Replacing any one field with a random JSON value is accepted or refused cleanly."""
+    document = to_dict(obj, include_secrets=True)
+    fields = sorted(document["data"])
+    document["data"][data.draw(st.sampled_from(fields))] = data.draw(json_values)
+    try:
+        from_dict(document)
+    except ValidationError:
+        pass

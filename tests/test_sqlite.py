@@ -1,0 +1,113 @@
+"""SQLiteRepository: the contract, bad files and rows, and the service on a file."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+from aliexpress_onboarding import (
+    Actor,
+    DeveloperAccount,
+    InvalidRecordError,
+    OnboardingService,
+    StorageError,
+)
+from aliexpress_onboarding.adapters.sqlite import SQLiteRepository
+from aliexpress_onboarding.errors import ConcurrencyConflictError
+from aliexpress_onboarding.ports import Repository
+from aliexpress_onboarding.testing import RepositoryContract, sample_account
+
+
+class TestSQLiteRepository(RepositoryContract):
+    @pytest.fixture
+    def repository(self, tmp_path: Path) -> Repository:
+        return SQLiteRepository(tmp_path / "onboarding.db")
+
+
+def test_state_survives_reopening_the_file(tmp_path: Path) -> None:
+    """A second repository on the same file sees what the first stored."""
+    account, timeline = sample_account()
+    SQLiteRepository(tmp_path / "o.db").add(account, timeline)
+    reopened = SQLiteRepository(tmp_path / "o.db")
+    assert (account, len(timeline)) == (
+        reopened.get(DeveloperAccount, account.id),
+        len(reopened.pending_events()),
+    )
+
+
+def test_corrupt_json_row_names_the_record(tmp_path: Path) -> None:
+    """A row whose JSON was damaged raises InvalidRecordError naming kind and id."""
+    path = tmp_path / "o.db"
+    repository = SQLiteRepository(path)
+    account, _ = sample_account()
+    repository.add(account, [])
+    with sqlite3.connect(path) as raw:
+        raw.execute('UPDATE aggregates SET document = \'{"schema_version": 1, "type"\'')
+    with pytest.raises(InvalidRecordError) as caught:
+        SQLiteRepository(path).get(DeveloperAccount, account.id)
+    assert "account:acc-1" == caught.value.field
+
+
+def test_row_from_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    """A document with a newer schema_version is refused, not silently defaulted."""
+    path = tmp_path / "o.db"
+    repository = SQLiteRepository(path)
+    account, _ = sample_account()
+    repository.add(account, [])
+    with sqlite3.connect(path) as raw:
+        raw.execute(
+            "UPDATE aggregates SET document = replace(document, '\"schema_version\":1',"
+            " '\"schema_version\":2')"
+        )
+    with pytest.raises(InvalidRecordError, match="schema_version: 2 is not supported"):
+        SQLiteRepository(path).get(DeveloperAccount, account.id)
+
+
+def test_database_from_a_newer_library_is_refused(tmp_path: Path) -> None:
+    """A file migrated by a newer release raises StorageError asking for an upgrade."""
+    path = tmp_path / "o.db"
+    SQLiteRepository(path)
+    with sqlite3.connect(path) as raw:
+        raw.execute("INSERT INTO schema_version VALUES (99)")
+    with pytest.raises(StorageError, match="upgrade"):
+        SQLiteRepository(path)
+
+
+def test_truncated_database_file_is_a_storage_error(tmp_path: Path) -> None:
+    """A file cut short (or not a database at all) raises StorageError."""
+    path = tmp_path / "o.db"
+    repository = SQLiteRepository(path)
+    repository.add(sample_account()[0], [])
+    repository.close()
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 3] if len(data) > 300 else b"garbage" * 50)
+    for suffix in ("-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    with pytest.raises(StorageError):
+        SQLiteRepository(path).get(DeveloperAccount, "acc-1")
+
+
+def test_service_runs_on_sqlite_across_threads(tmp_path: Path) -> None:
+    """Eight threads each registering a seller through one service all land, once each."""
+    service = OnboardingService(repository=SQLiteRepository(tmp_path / "o.db"))
+    errors: list[Exception] = []
+
+    def register(n: int) -> None:
+        try:
+            service.register_account(
+                seller_id=f"seller-{n}", enterprise_id=f"e-{n}", actor=Actor.seller(f"seller-{n}")
+            )
+        except Exception as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=register, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [] == errors
+    with pytest.raises(ConcurrencyConflictError):
+        service.register_account(seller_id="seller-1", enterprise_id="e", actor=Actor.system())
