@@ -27,6 +27,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy --strict src
 
 unit: $(STAMP)
+	sh scripts/ensure-postgres.sh
 	$(BIN)/pytest
 
 clean:

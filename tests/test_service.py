@@ -6,6 +6,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -24,7 +25,7 @@ from aliexpress_onboarding import (
 )
 from aliexpress_onboarding.adapters.memory import InMemoryNotifier, InMemoryRepository
 from aliexpress_onboarding.domain.events import Event
-from aliexpress_onboarding.errors import ConcurrencyConflictError, NotFoundError
+from aliexpress_onboarding.errors import ConcurrencyConflictError, NotFoundError, ValidationError
 from aliexpress_onboarding.ports import AggregateRoot
 from aliexpress_onboarding.service import OnboardingService
 
@@ -285,3 +286,25 @@ def test_concurrent_duplicate_app_names_conflict() -> None:
     repository.list_by_account = lambda kind, account: [] if kind is App else real(kind, account)  # type: ignore[method-assign,assignment,return-value]
     with pytest.raises(ConcurrencyConflictError):
         service.create_app(account_id, "self", "sunrise_sync", actor=OWNER)
+
+
+def test_from_url_memory_and_sqlite(tmp_path: Path) -> None:
+    """memory:// keeps state in the process; sqlite:///path in a file that outlives it."""
+    from aliexpress_onboarding.adapters.sqlite import SQLiteRepository
+
+    in_memory = OnboardingService.from_url("memory://")
+    on_file = OnboardingService.from_url(f"sqlite:///{tmp_path / 'o.db'}")
+    account = on_file.register_account(seller_id="seller-1", enterprise_id="e", actor=OWNER)
+    reopened = OnboardingService.from_url(f"sqlite:///{tmp_path / 'o.db'}")
+    assert (InMemoryRepository, SQLiteRepository, account) == (
+        type(in_memory.repository),
+        type(on_file.repository),
+        reopened.repository.get(type(account), account.id),
+    )
+
+
+@pytest.mark.parametrize("url", ["", "sqlite://", "sqlite:///", "mysql://x", "memory:/"])
+def test_from_url_refuses_unknown_urls(url: str) -> None:
+    """An unsupported URL is a ValidationError naming the forms that work."""
+    with pytest.raises(ValidationError, match="sqlite:///<path>"):
+        OnboardingService.from_url(url)

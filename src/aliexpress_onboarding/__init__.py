@@ -80,6 +80,7 @@ from .engine import allowed_commands, diagram
 from .errors import (
     ConcurrencyConflictError,
     DefinitionError,
+    EmailDeliveryError,
     InvalidApplicantError,
     InvalidAppNameError,
     InvalidCountryCodeError,
@@ -142,6 +143,7 @@ __all__ = [
     "DocumentPolicy",
     "EligibilityReport",
     "EmailAddress",
+    "EmailDeliveryError",
     "Escalate",
     "Event",
     "InMemoryNotifier",

@@ -112,7 +112,21 @@ def _parser() -> argparse.ArgumentParser:
         description="Run, track and check the AliExpress Open Platform developer onboarding.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    commands.add_parser("demo", help="walk through the eligibility of five realistic applicants")
+    demo = commands.add_parser(
+        "demo",
+        help="eligibility of five applicants, then one seller's whole onboarding",
+        description="Check five realistic applicants, then run (or continue) the whole "
+        "onboarding of one seller on a SQLite file: a second run continues where the first "
+        "stopped.",
+    )
+    where = demo.add_mutually_exclusive_group()
+    where.add_argument(
+        "--db",
+        default="onboarding-demo.db",
+        metavar="PATH",
+        help="the SQLite file to keep the state in (default: %(default)s)",
+    )
+    where.add_argument("--memory", action="store_true", help="keep the state in memory only")
     return parser
 
 
@@ -120,5 +134,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit code (0 ok, 2 usage error)."""
     args = _parser().parse_args(argv)
     if args.command == "demo":
+        from ._demo import run_onboarding_demo  # the e-mail and SQLite parts, only for the demo
+
         _walk_through(sys.stdout)
+        run_onboarding_demo(sys.stdout, "memory://" if args.memory else f"sqlite:///{args.db}")
     return 0

@@ -22,6 +22,7 @@ The tree::
     ├── ConcurrencyConflictError               .aggregate_id, .expected_version, .actual_version
     ├── NotFoundError                          .kind, .id
     ├── StorageError                           the database failed, is corrupt or too new
+    ├── EmailDeliveryError                     .recipient, .host, .port, .reason
     └── DefinitionError                        a transition table is malformed (import time)
 
 Catch `OnboardingError` for anything the library refuses, `ValidationError` (or the builtin
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ConcurrencyConflictError",
     "DefinitionError",
+    "EmailDeliveryError",
     "InvalidApplicantError",
     "InvalidAppNameError",
     "InvalidCountryCodeError",
@@ -257,6 +259,24 @@ class NotFoundError(OnboardingError):
         self.kind = kind
         self.id = id
         super().__init__(f"no {kind} with id {id!r}")
+
+
+class EmailDeliveryError(OnboardingError):
+    """An e-mail could not be handed to the mail server; a notifier's event stays pending.
+
+    Attributes:
+        recipient: whom the e-mail was for.
+        host: the mail server's host.
+        port: the mail server's port.
+        reason: what went wrong (the cause is chained as ``__cause__``); never a password.
+    """
+
+    def __init__(self, recipient: object, host: str, port: int, reason: str) -> None:
+        self.recipient = recipient
+        self.host = host
+        self.port = port
+        self.reason = reason
+        super().__init__(f"could not send e-mail to {recipient} via {host}:{port}: {reason}")
 
 
 class StorageError(OnboardingError):

@@ -93,6 +93,10 @@ class Repository(Protocol):
         """Every application under review (not escalated, not decided), in id order."""
         ...
 
+    def events(self, aggregate_id: str | None = None) -> list[Event]:
+        """Every stored event (delivered or not), oldest first: the audit timeline."""
+        ...
+
     def pending_events(self, limit: int = 1000) -> list[OutboxEntry]:
         """Up to ``limit`` undelivered events, oldest first (due or not: the caller decides)."""
         ...

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
 import attrs
 
@@ -27,10 +28,10 @@ from .domain.eligibility import Applicant
 from .domain.events import Event
 from .domain.review import ReviewPolicy
 from .domain.values import AppName, DeveloperType, LicenseDocument
-from .errors import ConcurrencyConflictError
+from .errors import ConcurrencyConflictError, ValidationError
 from .ports import AggregateRoot, Clock, CredentialIssuer, Notifier, Repository
 
-__all__ = ["DispatchReport", "OnboardingService"]
+__all__ = ["DispatchReport", "OnboardingService", "open_repository"]
 
 logger = logging.getLogger("aliexpress_onboarding.service")
 
@@ -48,6 +49,30 @@ class DispatchReport:
     delivered: int = 0
     failed: int = 0
     deferred: int = 0
+
+
+def open_repository(url: str) -> Repository:
+    """The `Repository` a URL names (see `OnboardingService.from_url`).
+
+    Raises:
+        ValidationError: the URL names no supported repository.
+        StorageError: the database cannot be opened.
+    """
+    if not isinstance(url, str):
+        raise ValidationError("url", url, "must be text")
+    if url == "memory://":
+        return InMemoryRepository()
+    if url.startswith("sqlite:///") and len(url) > len("sqlite:///"):
+        from .adapters.sqlite import SQLiteRepository  # sqlite3 only when used
+
+        return SQLiteRepository(url.removeprefix("sqlite:///"))
+    if url.startswith(("postgresql://", "postgres://")):
+        from .adapters.postgres import PostgresRepository  # psycopg only when used
+
+        return PostgresRepository(url)
+    raise ValidationError(
+        "url", url, "expected 'memory://', 'sqlite:///<path>' or 'postgresql://...'"
+    )
 
 
 @attrs.define
@@ -71,6 +96,20 @@ class OnboardingService:
     review_policy: ReviewPolicy = attrs.field(factory=ReviewPolicy)
     retry_base: timedelta = timedelta(seconds=30)
     retry_max: timedelta = timedelta(hours=1)
+
+    @classmethod
+    def from_url(cls, url: str, **ports: Any) -> OnboardingService:
+        """A service on the repository a URL names; other ports as keyword arguments.
+
+        ``"memory://"`` keeps state in this process; ``"sqlite:///path/to/file.db"`` (three
+        slashes, then the path; four for an absolute path) in one file; ``"postgresql://..."``
+        in a PostgreSQL database shared by many hosts (needs the ``postgres`` extra).
+
+        Raises:
+            ValidationError: the URL names no supported repository.
+            StorageError: the database cannot be opened.
+        """
+        return cls(repository=open_repository(url), **ports)
 
     # ------------------------------------------------------------------ plumbing
 

@@ -350,6 +350,19 @@ class RepositoryContract:
             entry.last_error,
         )
 
+    def test_events_are_the_timeline_delivered_or_not(self, repository: Repository) -> None:
+        """events() keeps every stored event, also after delivery, per aggregate on request."""
+        account, timeline = sample_account()
+        application, submitted = sample_application(account)
+        repository.add(account, timeline)
+        repository.add(application, submitted)
+        for entry in repository.pending_events():
+            repository.mark_delivered(entry.sequence)
+        assert (timeline + submitted, submitted) == (
+            repository.events(),
+            repository.events(application.id),
+        )
+
     def test_pending_events_honours_limit(self, repository: Repository) -> None:
         """At most ``limit`` entries, the oldest."""
         account, timeline = sample_account()

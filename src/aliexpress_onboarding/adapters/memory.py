@@ -18,9 +18,10 @@ from ..domain.application import ApplicationStatus, DeveloperApplication
 from ..domain.events import Event
 from ..domain.values import AppKey, AppSecret
 from ..errors import ConcurrencyConflictError, NotFoundError
-from ..ports import AggregateRoot, OutboxEntry
+from ..ports import AggregateRoot, Notifier, OutboxEntry
 
 __all__ = [
+    "FanOutNotifier",
     "InMemoryNotifier",
     "InMemoryRepository",
     "LoggingNotifier",
@@ -50,6 +51,7 @@ class InMemoryRepository:
         self._rows: dict[tuple[str, str], AggregateRoot] = {}
         self._keys: dict[str, tuple[str, str]] = {}
         self._outbox: dict[int, OutboxEntry] = {}
+        self._events: list[Event] = []
         self._sequence = 0
 
     def get(self, kind: type[A], aggregate_id: str) -> A:
@@ -95,6 +97,7 @@ class InMemoryRepository:
         for key in keys:
             self._keys[key] = row
         self._rows[row] = aggregate
+        self._events.extend(events)
         for event in events:
             self._sequence += 1
             self._outbox[self._sequence] = OutboxEntry(self._sequence, event)
@@ -121,6 +124,11 @@ class InMemoryRepository:
             ]
         return sorted(found, key=lambda a: a.id)
 
+    def events(self, aggregate_id: str | None = None) -> list[Event]:
+        """Every stored event, oldest first (of one aggregate, when given)."""
+        with self._lock:
+            return [e for e in self._events if aggregate_id in (None, e.aggregate_id)]
+
     def pending_events(self, limit: int = 1000) -> list[OutboxEntry]:
         """Up to ``limit`` undelivered events, oldest first."""
         with self._lock:
@@ -142,6 +150,22 @@ class InMemoryRepository:
                     next_attempt_at=next_attempt_at,
                     last_error=error,
                 )
+
+
+class FanOutNotifier:
+    """A `Notifier` that tells several notifiers, in order.
+
+    If one raises, the event stays pending and all of them are told again later: notifiers
+    must tolerate repeats (delivery is at-least-once anyway).
+    """
+
+    def __init__(self, *notifiers: Notifier) -> None:
+        self.notifiers = notifiers
+
+    def notify(self, event: Event) -> None:
+        """Tell each notifier about ``event``."""
+        for notifier in self.notifiers:
+            notifier.notify(event)
 
 
 class InMemoryNotifier:

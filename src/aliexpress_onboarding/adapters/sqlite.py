@@ -318,12 +318,13 @@ class SQLiteRepository:
             (_utc_text(next_attempt_at), error[:1000], sequence),
         )
 
-    def delivered_events(self, aggregate_id: str | None = None) -> list[Event]:
-        """Events already delivered, oldest first: the audit timeline (of one aggregate)."""
-        sql = "SELECT sequence, document FROM outbox WHERE delivered_at IS NOT NULL"
-        parameters: tuple[str, ...] = ()
-        if aggregate_id is not None:
-            sql += " AND aggregate_id = ?"
-            parameters = (aggregate_id,)
-        rows = self._read(sql + " ORDER BY sequence", parameters)
+    def events(self, aggregate_id: str | None = None) -> list[Event]:
+        """Every stored event, oldest first (of one aggregate, when given): the audit timeline."""
+        if aggregate_id is None:
+            rows = self._read("SELECT sequence, document FROM outbox ORDER BY sequence")
+        else:
+            rows = self._read(
+                "SELECT sequence, document FROM outbox WHERE aggregate_id = ? ORDER BY sequence",
+                (aggregate_id,),
+            )
         return [self._decode_event(document, sequence) for sequence, document in rows]

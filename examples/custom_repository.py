@@ -1,0 +1,192 @@
+"""A third-party repository adapter: the whole store in one JSON file, replaced atomically.
+
+This is what an adapter author writes: the nine methods of the `Repository` port, using the
+library's serialisation, and a test that subclasses `RepositoryContract` (see
+tests/test_examples.py). Fine for a notebook or a tiny tool; use SQLite for anything busier.
+
+Run: python examples/custom_repository.py
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import threading
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from aliexpress_onboarding import (
+    App,
+    ApplicationStatus,
+    ConcurrencyConflictError,
+    DeveloperAccount,
+    DeveloperApplication,
+    Event,
+    NotFoundError,
+    OutboxEntry,
+)
+from aliexpress_onboarding.serialization import from_dict, to_dict
+
+A = TypeVar("A", DeveloperAccount, DeveloperApplication, App)
+KINDS = {DeveloperAccount: "account", DeveloperApplication: "application", App: "app"}
+
+
+class JsonFileRepository:
+    """Every aggregate, unique key and outbox entry in one JSON file."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        if not self.path.exists():
+            self._store({"rows": {}, "keys": {}, "outbox": [], "next": 1})
+
+    # -- the file ---------------------------------------------------------------------------
+
+    def _load(self) -> dict[str, Any]:
+        return json.loads(self.path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+    def _store(self, state: dict[str, Any]) -> None:
+        handle, temporary = tempfile.mkstemp(dir=self.path.parent, suffix=".tmp")
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            json.dump(state, file)
+        os.replace(temporary, self.path)  # all or nothing
+
+    # -- aggregates -------------------------------------------------------------------------
+
+    def get(self, kind: type[A], aggregate_id: str) -> A:
+        row = self._load()["rows"].get(f"{KINDS[kind]}:{aggregate_id}")
+        if row is None:
+            raise NotFoundError(KINDS[kind], aggregate_id)
+        return from_dict(row, kind)
+
+    def add(
+        self, aggregate: DeveloperAccount | DeveloperApplication | App, events: Sequence[Event]
+    ) -> None:
+        with self._lock:
+            state = self._load()
+            if f"{KINDS[type(aggregate)]}:{aggregate.id}" in state["rows"]:
+                raise ConcurrencyConflictError(aggregate.id, 0, None)
+            self._write(state, aggregate, events)
+
+    def save(
+        self,
+        aggregate: DeveloperAccount | DeveloperApplication | App,
+        events: Sequence[Event],
+        *,
+        expected_version: int,
+    ) -> None:
+        with self._lock:
+            state = self._load()
+            row = state["rows"].get(f"{KINDS[type(aggregate)]}:{aggregate.id}")
+            if row is None:
+                raise NotFoundError(KINDS[type(aggregate)], aggregate.id)
+            if row["data"]["version"] != expected_version:
+                raise ConcurrencyConflictError(
+                    aggregate.id, expected_version, row["data"]["version"]
+                )
+            self._write(state, aggregate, events)
+
+    def _write(
+        self,
+        state: dict[str, Any],
+        aggregate: DeveloperAccount | DeveloperApplication | App,
+        events: Sequence[Event],
+    ) -> None:
+        row_key = f"{KINDS[type(aggregate)]}:{aggregate.id}"
+        keys = {k: v for k, v in state["keys"].items() if v != row_key}
+        for key in aggregate.unique_keys():
+            if key in keys:
+                raise ConcurrencyConflictError(aggregate.id, aggregate.version - 1, None)
+            keys[key] = row_key
+        state["keys"] = keys
+        state["rows"][row_key] = to_dict(aggregate, include_secrets=True)
+        for event in events:
+            state["outbox"].append(
+                {
+                    "sequence": state["next"],
+                    "event": to_dict(event),
+                    "attempts": 0,
+                    "next_attempt_at": None,
+                    "last_error": None,
+                    "delivered": False,
+                }
+            )
+            state["next"] += 1
+        self._store(state)
+
+    def list_by_account(self, kind: type[A], account_id: str) -> list[A]:
+        rows = self._load()["rows"]
+        found = [
+            from_dict(row, kind)
+            for key, row in sorted(rows.items())
+            if key.startswith(f"{KINDS[kind]}:") and row["data"].get("account_id") == account_id
+        ]
+        return sorted(found, key=lambda a: a.id)
+
+    def open_applications(self) -> list[DeveloperApplication]:
+        applications = [
+            from_dict(row, DeveloperApplication)
+            for key, row in self._load()["rows"].items()
+            if key.startswith("application:")
+            and row["data"]["status"] == ApplicationStatus.UNDER_REVIEW.value
+        ]
+        return sorted(applications, key=lambda a: a.id)
+
+    # -- outbox -----------------------------------------------------------------------------
+
+    def events(self, aggregate_id: str | None = None) -> list[Event]:
+        stored = [from_dict(entry["event"]) for entry in self._load()["outbox"]]
+        return [e for e in stored if aggregate_id in (None, e.aggregate_id)]
+
+    def pending_events(self, limit: int = 1000) -> list[OutboxEntry]:
+        pending = [e for e in self._load()["outbox"] if not e["delivered"]][:limit]
+        return [
+            OutboxEntry(
+                e["sequence"],
+                from_dict(e["event"]),
+                e["attempts"],
+                None
+                if e["next_attempt_at"] is None
+                else datetime.fromisoformat(e["next_attempt_at"]),
+                e["last_error"],
+            )
+            for e in pending
+        ]
+
+    def _update(self, sequence: int, **changes: Any) -> None:
+        with self._lock:
+            state = self._load()
+            for entry in state["outbox"]:
+                if entry["sequence"] == sequence:
+                    entry.update(changes)
+            self._store(state)
+
+    def mark_delivered(self, sequence: int) -> None:
+        self._update(sequence, delivered=True)
+
+    def mark_failed(self, sequence: int, *, next_attempt_at: datetime, error: str) -> None:
+        attempts = next(e["attempts"] for e in self._load()["outbox"] if e["sequence"] == sequence)
+        self._update(
+            sequence,
+            attempts=attempts + 1,
+            next_attempt_at=next_attempt_at.isoformat(),
+            last_error=error,
+        )
+
+
+def main() -> None:
+    from aliexpress_onboarding import Actor, OnboardingService
+
+    with tempfile.TemporaryDirectory() as folder:
+        service = OnboardingService(repository=JsonFileRepository(Path(folder) / "store.json"))
+        seller = Actor.seller("cn1234567890")
+        account = service.register_account(seller_id=seller.id, enterprise_id="e", actor=seller)
+        account = service.accept_agreement(account.id, "2021-03", actor=seller)
+        print(f"{account.id} is {account.status} at version {account.version}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,532 @@
+"""`PostgresRepository`: many service instances on many hosts share one PostgreSQL database.
+
+Needs the ``postgres`` extra (``pip install 'aliexpress-onboarding[postgres]'``: psycopg 3 and
+psycopg-pool). Nothing imports this module at package import time, so the rest of the library
+works without psycopg installed.
+
+Design, mirroring `SQLiteRepository`:
+
+- Connections come from a `psycopg_pool.ConnectionPool` (thread-safe; one per repository unless
+  you pass your own). Each public call is one transaction on one pooled connection, committed
+  when the call returns and rolled back if it raises.
+- Tables live in one schema (``aliexpress_onboarding`` by default, created if missing), so
+  several stores, or one per test, share a database. ``schema_version`` records the applied
+  forward migrations; they run under a transaction-scoped advisory lock, so many processes
+  starting at once migrate exactly once.
+- Aggregates are JSON documents (``serialization.to_json(..., include_secrets=True)``) in
+  ``aggregates``; optimistic concurrency is ``UPDATE ... WHERE kind = %s AND id = %s AND
+  version = %s``. Unique keys and outbox rows are written in the same transaction.
+- Driver errors become our errors at this boundary: unique violations, serialization failures
+  and deadlocks are `ConcurrencyConflictError`; anything else from the driver or the pool is
+  `StorageError`; an unreadable row is `InvalidRecordError` naming the record.
+- Outbox dispatch is safe for several dispatchers at once: `pending_events` *claims* the rows
+  it returns (``SELECT ... FOR UPDATE SKIP LOCKED``, then a lease: ``claimed_by`` and
+  ``claimed_until = now() + lease``), skipping rows under another dispatcher's live lease, so
+  two dispatchers never get the same entry while the lease lasts. A row whose aggregate has an
+  earlier undelivered event under another dispatcher's lease is skipped too, keeping delivery
+  in order per aggregate. `mark_delivered` / `mark_failed` clear the lease; a dispatcher that
+  dies leaves its entries to others once the lease ends (at-least-once delivery).
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from typing import Any, Final, LiteralString, TypeVar, cast
+
+import psycopg
+import psycopg.errors
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from ..domain.account import DeveloperAccount
+from ..domain.app import App
+from ..domain.application import ApplicationStatus, DeveloperApplication
+from ..domain.events import Event
+from ..errors import (
+    ConcurrencyConflictError,
+    InvalidRecordError,
+    NotFoundError,
+    StorageError,
+)
+from ..ports import AggregateRoot, OutboxEntry
+from ..serialization import from_json, to_json
+from .memory import KIND_NAMES
+
+__all__ = ["DEFAULT_SCHEMA", "PostgresRepository"]
+
+A = TypeVar("A", DeveloperAccount, DeveloperApplication, App)
+
+DEFAULT_SCHEMA: Final = "aliexpress_onboarding"
+"""The schema the tables live in unless told otherwise."""
+
+SCHEMA_VERSION: Final = 1
+# Each migration is a list of statements; ``{schema}`` is the quoted schema name.
+_MIGRATIONS: Final[dict[int, tuple[LiteralString, ...]]] = {
+    1: (
+        """CREATE TABLE {schema}.aggregates (
+            kind TEXT NOT NULL,
+            id TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            account_id TEXT,
+            status TEXT NOT NULL,
+            document TEXT NOT NULL,
+            PRIMARY KEY (kind, id)
+        )""",
+        "CREATE INDEX aggregates_by_account ON {schema}.aggregates (kind, account_id, id)",
+        "CREATE INDEX aggregates_by_status ON {schema}.aggregates (kind, status, id)",
+        """CREATE TABLE {schema}.unique_keys (
+            key TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            id TEXT NOT NULL
+        )""",
+        "CREATE INDEX unique_keys_by_owner ON {schema}.unique_keys (kind, id)",
+        """CREATE TABLE {schema}.outbox (
+            sequence BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            event_id TEXT NOT NULL UNIQUE,
+            aggregate_id TEXT NOT NULL,
+            document TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TIMESTAMPTZ,
+            last_error TEXT,
+            delivered_at TIMESTAMPTZ,
+            claimed_by TEXT,
+            claimed_until TIMESTAMPTZ
+        )""",
+        "CREATE INDEX outbox_pending ON {schema}.outbox (sequence) WHERE delivered_at IS NULL",
+        "CREATE INDEX outbox_pending_by_aggregate ON {schema}.outbox (aggregate_id, sequence)"
+        " WHERE delivered_at IS NULL",
+        "CREATE INDEX outbox_claims ON {schema}.outbox (claimed_by) WHERE claimed_by IS NOT NULL",
+    ),
+}
+
+# Errors that mean "someone else got there first": the caller reloads and retries.
+_CONFLICTS: Final = (
+    psycopg.errors.UniqueViolation,
+    psycopg.errors.SerializationFailure,
+    psycopg.errors.DeadlockDetected,
+)
+
+_CLAIM: Final = """
+    WITH claimable AS (
+        SELECT o.sequence FROM {schema}.outbox AS o
+        WHERE o.delivered_at IS NULL
+          AND (o.claimed_until IS NULL OR o.claimed_until <= statement_timestamp())
+          AND NOT EXISTS (
+              SELECT 1 FROM {schema}.outbox AS earlier
+              WHERE earlier.aggregate_id = o.aggregate_id
+                AND earlier.sequence < o.sequence
+                AND earlier.delivered_at IS NULL
+                AND earlier.claimed_until > statement_timestamp())
+        ORDER BY o.sequence
+        LIMIT %s
+        FOR UPDATE OF o SKIP LOCKED
+    )
+    UPDATE {schema}.outbox AS target
+    SET claimed_by = %s, claimed_until = statement_timestamp() + %s
+    FROM claimable WHERE target.sequence = claimable.sequence
+    RETURNING target.sequence, target.document, target.attempts, target.next_attempt_at,
+              target.last_error
+"""
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return None if value is None else value.astimezone(UTC)
+
+
+def _describe(conninfo: str) -> str:
+    """Where a conninfo points, for messages: never the password."""
+    try:
+        parts = conninfo_to_dict(conninfo)
+    except psycopg.Error:
+        return "<unparsable connection string>"
+    host = parts.get("host") or "localhost"
+    port = parts.get("port") or "5432"
+    return f"postgresql://{host}:{port}/{parts.get('dbname') or ''}"
+
+
+class PostgresRepository:
+    """A `Repository` in a PostgreSQL database, shared safely by many processes and hosts.
+
+    Construct it from a connection string, which opens (and `close` closes) a connection pool
+    of ``min_size`` to ``max_size`` connections, or from a `psycopg_pool.ConnectionPool` you
+    own (then ``min_size``, ``max_size`` and ``connect_timeout`` are ignored and `close` leaves
+    the pool open).
+
+    Args:
+        conninfo: a libpq connection string or URL (``"postgresql://user@host/db"``), or an
+            open `psycopg_pool.ConnectionPool`.
+        schema: the schema holding the tables; created, with its tables, if missing.
+        min_size: connections the pool keeps open.
+        max_size: the most connections the pool opens.
+        connect_timeout: seconds to wait for the first connection, and for a free pooled
+            connection on each call.
+        lease: how long `pending_events` keeps its entries from other dispatchers unless they
+            are marked delivered or failed first.
+
+    Raises:
+        StorageError: the database cannot be reached, or was migrated by a newer release.
+    """
+
+    def __init__(
+        self,
+        conninfo: str | ConnectionPool[Any],
+        *,
+        schema: str = DEFAULT_SCHEMA,
+        min_size: int = 1,
+        max_size: int = 10,
+        connect_timeout: float = 30.0,
+        lease: timedelta = timedelta(minutes=5),
+    ) -> None:
+        if not schema:
+            raise ValueError("schema must be a non-empty name")
+        self.schema = schema
+        self.lease = lease
+        self._identity = uuid.uuid4().hex
+        self._statements: dict[str, sql.Composed] = {}
+        if isinstance(conninfo, str):
+            self._where = _describe(conninfo)
+            self._owns_pool = True
+            self._pool: ConnectionPool[Any] = ConnectionPool(
+                conninfo,
+                min_size=min_size,
+                max_size=max_size,
+                timeout=connect_timeout,
+                open=False,
+                check=ConnectionPool.check_connection,
+                name=f"aliexpress-onboarding-{self._identity[:8]}",
+            )
+            try:
+                self._pool.open(wait=True, timeout=connect_timeout)
+            except (PoolTimeout, psycopg.Error) as error:
+                self._pool.close()
+                raise StorageError(f"cannot connect to {self._where}: {error}") from error
+        else:
+            self._where = f"pool {conninfo.name!r}"
+            self._owns_pool = False
+            self._pool = conninfo
+        try:
+            self._migrate()
+        except BaseException:
+            self.close()
+            raise
+
+    # ------------------------------------------------------------------ connections
+
+    def close(self) -> None:
+        """Close the connection pool, if this repository opened it."""
+        if self._owns_pool:
+            self._pool.close()
+
+    def __enter__(self) -> PostgresRepository:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _sql(self, template: LiteralString) -> sql.Composed:
+        statement = self._statements.get(template)
+        if statement is None:
+            statement = sql.SQL(template).format(schema=sql.Identifier(self.schema))
+            self._statements[template] = statement
+        return statement
+
+    @contextmanager
+    def _transaction(
+        self, conflict: tuple[str, int] | None = None
+    ) -> Iterator[psycopg.Cursor[Any]]:
+        """One transaction on a pooled connection; driver errors become ours.
+
+        Args:
+            conflict: the aggregate id and expected version to report if the transaction
+                loses a race (unique violation, serialization failure, deadlock).
+        """
+        try:
+            with self._pool.connection() as connection, connection.cursor() as cursor:
+                yield cursor
+        except _CONFLICTS as error:
+            if conflict is None:
+                raise StorageError(f"transaction failed on {self._where}: {error}") from error
+            raise ConcurrencyConflictError(conflict[0], conflict[1], None) from error
+        except PoolTimeout as error:
+            raise StorageError(f"no connection to {self._where}: {error}") from error
+        except psycopg.Error as error:
+            raise StorageError(f"database error on {self._where}: {error}") from error
+
+    def _read(self, template: LiteralString, parameters: Sequence[Any] = ()) -> list[Any]:
+        with self._transaction() as cursor:
+            cursor.execute(self._sql(template), parameters)
+            return cursor.fetchall()
+
+    def _migrate(self) -> None:
+        with self._transaction() as cursor:
+            # Serialise migrations of this schema across processes and hosts.
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(hashtext(%s))",
+                (f"aliexpress_onboarding.migrate:{self.schema}",),
+            )
+            cursor.execute(self._sql("CREATE SCHEMA IF NOT EXISTS {schema}"))
+            cursor.execute(
+                self._sql(
+                    "CREATE TABLE IF NOT EXISTS {schema}.schema_version"
+                    " (version INTEGER PRIMARY KEY)"
+                )
+            )
+            cursor.execute(self._sql("SELECT max(version) FROM {schema}.schema_version"))
+            row = cursor.fetchone()
+            current = (row[0] if row else None) or 0
+            if current > SCHEMA_VERSION:
+                raise StorageError(
+                    f"schema {self.schema!r} on {self._where} has schema version {current};"
+                    f" this library knows up to {SCHEMA_VERSION}: upgrade aliexpress-onboarding"
+                )
+            for version in range(current + 1, SCHEMA_VERSION + 1):
+                for statement in _MIGRATIONS[version]:
+                    cursor.execute(self._sql(statement))
+                cursor.execute(
+                    self._sql("INSERT INTO {schema}.schema_version (version) VALUES (%s)"),
+                    (version,),
+                )
+
+    # ------------------------------------------------------------------ aggregates
+
+    def _decode(self, kind: type[A], document: str, row_id: str) -> A:
+        try:
+            return from_json(document, kind)
+        except InvalidRecordError as error:
+            raise InvalidRecordError(
+                f"{KIND_NAMES[kind]}:{row_id}", row_id, error.problems
+            ) from None
+
+    def get(self, kind: type[A], aggregate_id: str) -> A:
+        """The stored aggregate; `NotFoundError` if there is none.
+
+        Raises:
+            InvalidRecordError: the stored row is corrupt or from a newer schema (names it).
+        """
+        name = KIND_NAMES[kind]
+        rows = self._read(
+            "SELECT document FROM {schema}.aggregates WHERE kind = %s AND id = %s",
+            (name, aggregate_id),
+        )
+        if not rows:
+            raise NotFoundError(name, aggregate_id)
+        return self._decode(kind, rows[0][0], aggregate_id)
+
+    def add(self, aggregate: AggregateRoot, events: Sequence[Event]) -> None:
+        """Insert a new aggregate, its unique keys and its events in one transaction."""
+        name = KIND_NAMES[type(aggregate)]
+        with self._transaction((aggregate.id, 0)) as cursor:
+            cursor.execute(
+                self._sql(
+                    "INSERT INTO {schema}.aggregates"
+                    " (kind, id, version, account_id, status, document)"
+                    " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (kind, id) DO NOTHING"
+                ),
+                (
+                    name,
+                    aggregate.id,
+                    aggregate.version,
+                    getattr(aggregate, "account_id", None),
+                    aggregate.status.value,
+                    to_json(aggregate, include_secrets=True),
+                ),
+            )
+            if cursor.rowcount != 1:
+                raise ConcurrencyConflictError(
+                    aggregate.id, 0, self._stored_version(cursor, name, aggregate.id)
+                )
+            self._finish(cursor, name, aggregate, events)
+
+    def save(
+        self, aggregate: AggregateRoot, events: Sequence[Event], *, expected_version: int
+    ) -> None:
+        """Update an aggregate if its stored version is ``expected_version``, atomically."""
+        name = KIND_NAMES[type(aggregate)]
+        with self._transaction((aggregate.id, expected_version)) as cursor:
+            cursor.execute(
+                self._sql(
+                    "UPDATE {schema}.aggregates SET version = %s, status = %s, document = %s"
+                    " WHERE kind = %s AND id = %s AND version = %s"
+                ),
+                (
+                    aggregate.version,
+                    aggregate.status.value,
+                    to_json(aggregate, include_secrets=True),
+                    name,
+                    aggregate.id,
+                    expected_version,
+                ),
+            )
+            if cursor.rowcount != 1:
+                actual = self._stored_version(cursor, name, aggregate.id)
+                if actual is None:
+                    raise NotFoundError(name, aggregate.id)
+                raise ConcurrencyConflictError(aggregate.id, expected_version, actual)
+            self._finish(cursor, name, aggregate, events)
+
+    def _stored_version(self, cursor: psycopg.Cursor[Any], name: str, row_id: str) -> int | None:
+        cursor.execute(
+            self._sql("SELECT version FROM {schema}.aggregates WHERE kind = %s AND id = %s"),
+            (name, row_id),
+        )
+        row = cursor.fetchone()
+        return None if row is None else int(row[0])
+
+    def _finish(
+        self,
+        cursor: psycopg.Cursor[Any],
+        name: str,
+        aggregate: AggregateRoot,
+        events: Sequence[Event],
+    ) -> None:
+        cursor.execute(
+            self._sql("DELETE FROM {schema}.unique_keys WHERE kind = %s AND id = %s"),
+            (name, aggregate.id),
+        )
+        keys = [(key, name, aggregate.id) for key in sorted(aggregate.unique_keys())]
+        rows = [(e.event_id, e.aggregate_id, to_json(e)) for e in events]
+        try:
+            if keys:
+                cursor.executemany(
+                    self._sql(
+                        "INSERT INTO {schema}.unique_keys (key, kind, id) VALUES (%s, %s, %s)"
+                    ),
+                    keys,
+                )
+            if rows:
+                cursor.executemany(
+                    self._sql(
+                        "INSERT INTO {schema}.outbox (event_id, aggregate_id, document)"
+                        " VALUES (%s, %s, %s)"
+                    ),
+                    rows,
+                )
+        except psycopg.errors.UniqueViolation as error:
+            raise ConcurrencyConflictError(aggregate.id, aggregate.version - 1, None) from error
+
+    def list_by_account(self, kind: type[A], account_id: str) -> list[A]:
+        """The applications or apps of one account, in id order."""
+        rows = self._read(
+            "SELECT id, document FROM {schema}.aggregates"
+            " WHERE kind = %s AND account_id = %s ORDER BY id",
+            (KIND_NAMES[kind], account_id),
+        )
+        return [self._decode(kind, document, row_id) for row_id, document in rows]
+
+    def open_applications(self) -> list[DeveloperApplication]:
+        """Every application still under review, in id order."""
+        rows = self._read(
+            "SELECT id, document FROM {schema}.aggregates"
+            " WHERE kind = %s AND status = %s ORDER BY id",
+            (KIND_NAMES[DeveloperApplication], ApplicationStatus.UNDER_REVIEW.value),
+        )
+        return [self._decode(DeveloperApplication, doc, row_id) for row_id, doc in rows]
+
+    # ------------------------------------------------------------------ outbox
+
+    @property
+    def _claimant(self) -> str:
+        """Who claims outbox entries: this repository object, in this thread."""
+        return f"{self._identity}:{threading.get_ident()}"
+
+    def pending_events(self, limit: int = 1000) -> list[OutboxEntry]:
+        """Claim and return up to ``limit`` undelivered events, oldest first.
+
+        The entries are leased to the caller (this repository, in this thread) for
+        ``lease``: other dispatchers skip them, and later events of the same aggregates,
+        until they are marked delivered or failed or the lease ends. The caller's next call
+        releases what it still holds from the previous one and claims afresh, so a
+        dispatcher asking again sees its unfinished entries again.
+        """
+        with self._transaction() as cursor:
+            # Claims are short: one claimer at a time per schema sees every committed lease.
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(hashtext(%s))",
+                (f"aliexpress_onboarding.outbox:{self.schema}",),
+            )
+            cursor.execute(
+                self._sql(
+                    "UPDATE {schema}.outbox SET claimed_by = NULL, claimed_until = NULL"
+                    " WHERE claimed_by = %s"
+                ),
+                (self._claimant,),
+            )
+            cursor.execute(self._sql(_CLAIM), (max(limit, 0), self._claimant, self.lease))
+            rows = sorted(cursor.fetchall())
+        return [
+            OutboxEntry(
+                sequence,
+                self._decode_event(document, sequence),
+                attempts,
+                _utc(next_at),
+                last_error,
+            )
+            for sequence, document, attempts, next_at, last_error in rows
+        ]
+
+    def _decode_event(self, document: str, sequence: int) -> Event:
+        try:
+            return cast(Event, from_json(document))
+        except InvalidRecordError as error:
+            raise InvalidRecordError(f"outbox:{sequence}", sequence, error.problems) from None
+
+    def mark_delivered(self, sequence: int) -> None:
+        """Mark an outbox entry delivered (kept, with its time, for audit) and end its lease."""
+        with self._transaction() as cursor:
+            cursor.execute(
+                self._sql(
+                    "UPDATE {schema}.outbox SET delivered_at = statement_timestamp(),"
+                    " claimed_by = NULL, claimed_until = NULL WHERE sequence = %s"
+                ),
+                (sequence,),
+            )
+
+    def mark_failed(self, sequence: int, *, next_attempt_at: datetime, error: str) -> None:
+        """Count a failed delivery, set when to try again, and end the entry's lease."""
+        with self._transaction() as cursor:
+            cursor.execute(
+                self._sql(
+                    "UPDATE {schema}.outbox SET attempts = attempts + 1, next_attempt_at = %s,"
+                    " last_error = %s, claimed_by = NULL, claimed_until = NULL"
+                    " WHERE sequence = %s"
+                ),
+                (next_attempt_at.astimezone(UTC), error[:1000], sequence),
+            )
+
+    def events(self, aggregate_id: str | None = None) -> list[Event]:
+        """Every stored event (delivered or not), oldest first: the audit timeline."""
+        if aggregate_id is None:
+            rows = self._read("SELECT sequence, document FROM {schema}.outbox ORDER BY sequence")
+        else:
+            rows = self._read(
+                "SELECT sequence, document FROM {schema}.outbox"
+                " WHERE aggregate_id = %s ORDER BY sequence",
+                (aggregate_id,),
+            )
+        return [self._decode_event(document, sequence) for sequence, document in rows]
+
+    def delivered_events(self, aggregate_id: str | None = None) -> list[Event]:
+        """Events already delivered, oldest first: the audit timeline (of one aggregate)."""
+        if aggregate_id is None:
+            rows = self._read(
+                "SELECT sequence, document FROM {schema}.outbox"
+                " WHERE delivered_at IS NOT NULL ORDER BY sequence"
+            )
+        else:
+            rows = self._read(
+                "SELECT sequence, document FROM {schema}.outbox"
+                " WHERE delivered_at IS NOT NULL AND aggregate_id = %s ORDER BY sequence",
+                (aggregate_id,),
+            )
+        return [self._decode_event(document, sequence) for sequence, document in rows]

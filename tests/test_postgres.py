@@ -1,0 +1,234 @@
+"""PostgresRepository on a real server: the contract, sharing, bad rows, concurrent dispatch."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+
+import pytest
+
+from aliexpress_onboarding import (
+    Actor,
+    DeveloperAccount,
+    DeveloperProfile,
+    EmailAddress,
+    InvalidRecordError,
+    OnboardingService,
+    StorageError,
+)
+from aliexpress_onboarding.adapters.memory import InMemoryNotifier
+from aliexpress_onboarding.errors import ConcurrencyConflictError
+from aliexpress_onboarding.ports import Repository
+from aliexpress_onboarding.testing import RepositoryContract, sample_account
+
+psycopg = pytest.importorskip("psycopg")
+from aliexpress_onboarding.adapters.postgres import PostgresRepository  # noqa: E402
+
+RepositoryFactory = Callable[..., PostgresRepository]
+
+
+@pytest.fixture
+def schema(postgres_url: str) -> Iterator[str]:
+    """A schema name of this test's own, dropped afterwards."""
+    name = f"test_{uuid.uuid4().hex[:16]}"
+    yield name
+    with psycopg.connect(postgres_url, autocommit=True) as connection:
+        connection.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+
+
+@pytest.fixture
+def open_repository(postgres_url: str, schema: str) -> Iterator[RepositoryFactory]:
+    """Opens repositories on this test's schema; closes them all at the end."""
+    opened: list[PostgresRepository] = []
+
+    def factory(**options: object) -> PostgresRepository:
+        repository = PostgresRepository(postgres_url, schema=schema, max_size=4, **options)  # type: ignore[arg-type]
+        opened.append(repository)
+        return repository
+
+    yield factory
+    for repository in opened:
+        repository.close()
+
+
+def raw_execute(url: str, statement: str) -> None:
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute(statement)
+
+
+def many_events(repository: PostgresRepository, accounts: int) -> int:
+    """Store ``accounts`` accounts with their timelines; the number of events stored."""
+    total = 0
+    for n in range(accounts):
+        account, timeline = sample_account(f"acc-{n}", f"seller-{n}")
+        repository.add(account, timeline)
+        total += len(timeline)
+    return total
+
+
+class TestPostgresRepository(RepositoryContract):
+    @pytest.fixture
+    def repository(self, open_repository: RepositoryFactory) -> Repository:
+        return open_repository()
+
+
+def test_second_repository_on_the_same_database_sees_the_data(
+    open_repository: RepositoryFactory,
+) -> None:
+    """What one repository (one service host) stored, another one reads."""
+    account, timeline = sample_account()
+    open_repository().add(account, timeline)
+    other = open_repository()
+    assert (account, timeline) == (
+        other.get(DeveloperAccount, account.id),
+        [entry.event for entry in other.pending_events()],
+    )
+
+
+def test_corrupt_json_row_names_the_record(
+    open_repository: RepositoryFactory, postgres_url: str, schema: str
+) -> None:
+    """A row whose JSON was damaged raises InvalidRecordError naming kind and id."""
+    repository = open_repository()
+    account, _ = sample_account()
+    repository.add(account, [])
+    raw_execute(
+        postgres_url,
+        f'UPDATE "{schema}".aggregates SET document = \'{{"schema_version": 1, "type"\'',
+    )
+    with pytest.raises(InvalidRecordError) as caught:
+        repository.get(DeveloperAccount, account.id)
+    assert "account:acc-1" == caught.value.field
+
+
+def test_database_from_a_newer_library_is_refused(
+    open_repository: RepositoryFactory, postgres_url: str, schema: str
+) -> None:
+    """A schema migrated by a newer release raises StorageError asking for an upgrade."""
+    open_repository()
+    raw_execute(postgres_url, f'INSERT INTO "{schema}".schema_version VALUES (99)')
+    with pytest.raises(StorageError, match="upgrade"):
+        open_repository()
+
+
+def test_unreachable_server_is_a_storage_error() -> None:
+    """No server behind the URL: StorageError, without the password in the message."""
+    with pytest.raises(StorageError, match="cannot connect") as caught:
+        PostgresRepository(
+            "postgresql://user:hunter2@127.0.0.1:1/db?connect_timeout=1", connect_timeout=0.5
+        )
+    assert "hunter2" not in str(caught.value)
+
+
+def test_concurrent_adds_of_one_unique_key_conflict(open_repository: RepositoryFactory) -> None:
+    """Two hosts registering the same seller at once: exactly one wins."""
+    repositories = [open_repository(), open_repository()]
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def register(repository: PostgresRepository, account_id: str) -> None:
+        barrier.wait()
+        try:
+            repository.add(sample_account(account_id, "seller-same")[0], [])
+            outcomes.append("stored")
+        except ConcurrencyConflictError:
+            outcomes.append("conflict")
+
+    threads = [
+        threading.Thread(target=register, args=(repository, f"acc-{n}"))
+        for n, repository in enumerate(repositories)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert ["conflict", "stored"] == sorted(outcomes)
+
+
+def test_concurrent_dispatchers_never_get_the_same_entry(
+    open_repository: RepositoryFactory,
+) -> None:
+    """Two repositories in two threads draining one outbox: each entry is handed out once."""
+    total = many_events(open_repository(), 12)
+    dispatchers = [open_repository(), open_repository()]
+    barrier = threading.Barrier(2)
+    handed_out: list[list[int]] = [[], []]
+
+    def drain(n: int) -> None:
+        barrier.wait()
+        while batch := dispatchers[n].pending_events(5):
+            for entry in batch:
+                handed_out[n].append(entry.sequence)
+                dispatchers[n].mark_delivered(entry.sequence)
+
+    threads = [threading.Thread(target=drain, args=(n,)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    every = handed_out[0] + handed_out[1]
+    assert (total, total, []) == (
+        len(every),
+        len(set(every)),
+        dispatchers[0].pending_events(),
+    )
+
+
+def test_claimed_entries_are_skipped_by_other_dispatchers(
+    open_repository: RepositoryFactory,
+) -> None:
+    """While one dispatcher holds entries, another gets different ones, never later events of
+    the same aggregate (so each aggregate's events stay in order)."""
+    many_events(open_repository(), 2)
+    first, second = open_repository(), open_repository()
+    held = first.pending_events(1)
+    rest = second.pending_events()
+    held_aggregate = held[0].event.aggregate_id
+    assert ([], ["acc-1"]) == (
+        sorted({e.sequence for e in held} & {e.sequence for e in rest}),
+        sorted({e.event.aggregate_id for e in rest}),
+    )
+    assert "acc-0" == held_aggregate
+
+
+def test_entries_come_back_when_the_lease_ends(open_repository: RepositoryFactory) -> None:
+    """A dispatcher that never reports back loses its claim when the lease runs out."""
+    total = many_events(open_repository(), 1)
+    forgetful = open_repository(lease=timedelta(0))
+    assert total == len(forgetful.pending_events())
+    assert total == len(open_repository().pending_events())
+
+
+def test_marking_ends_the_lease(open_repository: RepositoryFactory) -> None:
+    """A failed entry is free for any dispatcher again (with its attempt count)."""
+    many_events(open_repository(), 1)
+    first, second = open_repository(), open_repository()
+    entry = first.pending_events(1)[0]
+    first.mark_failed(entry.sequence, next_attempt_at=entry.event.occurred_at, error="down")
+    again = second.pending_events(1)
+    assert [(entry.sequence, 1, "down")] == [(e.sequence, e.attempts, e.last_error) for e in again]
+
+
+def test_service_runs_on_postgres(open_repository: RepositoryFactory) -> None:
+    """OnboardingService over PostgreSQL: commands land, events are delivered in order."""
+    notifier = InMemoryNotifier()
+    repository = open_repository()
+    service = OnboardingService(repository=repository, notifier=notifier)
+    owner = Actor.seller("seller-1")
+    account = service.register_account(seller_id="seller-1", enterprise_id="e-1", actor=owner)
+    service.accept_agreement(account.id, "2024-01", actor=owner)
+    profile = DeveloperProfile("Wei Zhang", EmailAddress("dev@sunrise.example.com"))
+    service.submit_profile(account.id, profile, actor=owner)
+    with pytest.raises(ConcurrencyConflictError):
+        service.register_account(seller_id="seller-1", enterprise_id="e-1", actor=owner)
+    assert (
+        ["AccountRegistered", "AgreementAccepted", "ProfileSubmitted", "AccountActivated"],
+        [],
+        True,
+    ) == (
+        [e.type for e in notifier.events],
+        repository.pending_events(),
+        open_repository().get(DeveloperAccount, account.id).is_active,
+    )
