@@ -1,110 +1,215 @@
 """Run, track and check the AliExpress Open Platform developer onboarding.
 
-The public names live here; everything else is private and may change.
+The public names live here; everything else is private and may change. They are loaded on
+first use (PEP 562), so ``import aliexpress_onboarding`` costs almost nothing and a program
+pays only for the parts it touches.
 """
 
-from .adapters.memory import (
-    InMemoryNotifier,
-    InMemoryRepository,
-    LoggingNotifier,
-    SecretsCredentialIssuer,
-    SystemClock,
-)
-from .domain.account import (
-    AcceptAgreement,
-    AccountStatus,
-    DeveloperAccount,
-    DeveloperProfile,
-    SubmitProfile,
-)
-from .domain.actors import Actor, ActorKind, Role
-from .domain.app import (
-    App,
-    AppStatus,
-    AuthorizeStore,
-    ResetSecret,
-    Resume,
-    RevokeStore,
-    Store,
-    StoreAuthorization,
-    Suspend,
-)
-from .domain.application import (
-    ApplicationStatus,
-    Approve,
-    DeveloperApplication,
-    Escalate,
-    Reject,
-)
-from .domain.eligibility import (
-    Applicant,
-    EligibilityReport,
-    Problem,
-    StorePlatform,
-    check_eligibility,
-    check_many,
-    recommend_developer_type,
-)
-from .domain.events import (
-    AccountActivated,
-    AccountRegistered,
-    AgreementAccepted,
-    AppCreated,
-    ApplicationApproved,
-    ApplicationRejected,
-    ApplicationSubmitted,
-    AppResumed,
-    AppSuspended,
-    Event,
-    ProfileSubmitted,
-    ReviewEscalated,
-    SecretReset,
-    StoreAuthorizationRevoked,
-    StoreAuthorized,
-)
-from .domain.machine import StateMachine
-from .domain.review import ReviewPolicy
-from .domain.values import (
-    AppKey,
-    AppName,
-    AppSecret,
-    CountryCode,
-    DeveloperType,
-    DocumentKind,
-    DocumentPolicy,
-    EmailAddress,
-    LicenseDocument,
-    MediaType,
-)
-from .engine import allowed_commands, diagram
-from .errors import (
-    ConcurrencyConflictError,
-    DefinitionError,
-    EmailDeliveryError,
-    InvalidApplicantError,
-    InvalidAppNameError,
-    InvalidCountryCodeError,
-    InvalidCredentialError,
-    InvalidDateTimeError,
-    InvalidDeveloperTypeError,
-    InvalidDocumentError,
-    InvalidEmailError,
-    InvalidPolicyError,
-    InvalidRecordError,
-    InvalidRegistrationNumberError,
-    NotEligibleError,
-    NotFoundError,
-    OnboardingError,
-    PermissionDeniedError,
-    RuleViolationError,
-    StorageError,
-    TransitionNotAllowedError,
-    ValidationError,
-)
-from .ports import Clock, CredentialIssuer, Notifier, OutboxEntry, Repository
-from .service import DispatchReport, OnboardingService
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .adapters.memory import (
+        InMemoryNotifier,
+        InMemoryRepository,
+        LoggingNotifier,
+        SecretsCredentialIssuer,
+        SystemClock,
+    )
+    from .domain.account import (
+        AcceptAgreement,
+        AccountStatus,
+        DeveloperAccount,
+        DeveloperProfile,
+        SubmitProfile,
+    )
+    from .domain.actors import Actor, ActorKind, Role
+    from .domain.app import (
+        App,
+        AppStatus,
+        AuthorizeStore,
+        ResetSecret,
+        Resume,
+        RevokeStore,
+        Store,
+        StoreAuthorization,
+        Suspend,
+    )
+    from .domain.application import (
+        ApplicationStatus,
+        Approve,
+        DeveloperApplication,
+        Escalate,
+        Reject,
+    )
+    from .domain.eligibility import (
+        Applicant,
+        EligibilityReport,
+        Problem,
+        StorePlatform,
+        check_eligibility,
+        check_many,
+        recommend_developer_type,
+    )
+    from .domain.events import (
+        AccountActivated,
+        AccountRegistered,
+        AgreementAccepted,
+        AppCreated,
+        ApplicationApproved,
+        ApplicationRejected,
+        ApplicationSubmitted,
+        AppResumed,
+        AppSuspended,
+        Event,
+        ProfileSubmitted,
+        ReviewEscalated,
+        SecretReset,
+        StoreAuthorizationRevoked,
+        StoreAuthorized,
+    )
+    from .domain.machine import StateMachine
+    from .domain.review import ReviewPolicy
+    from .domain.values import (
+        AppKey,
+        AppName,
+        AppSecret,
+        CountryCode,
+        DeveloperType,
+        DocumentKind,
+        DocumentPolicy,
+        EmailAddress,
+        LicenseDocument,
+        MediaType,
+    )
+    from .engine import allowed_commands, diagram
+    from .errors import (
+        ConcurrencyConflictError,
+        DefinitionError,
+        EmailDeliveryError,
+        InvalidApplicantError,
+        InvalidAppNameError,
+        InvalidCountryCodeError,
+        InvalidCredentialError,
+        InvalidDateTimeError,
+        InvalidDeveloperTypeError,
+        InvalidDocumentError,
+        InvalidEmailError,
+        InvalidPolicyError,
+        InvalidRecordError,
+        InvalidRegistrationNumberError,
+        NotEligibleError,
+        NotFoundError,
+        OnboardingError,
+        PermissionDeniedError,
+        RuleViolationError,
+        StorageError,
+        TransitionNotAllowedError,
+        ValidationError,
+    )
+    from .ports import Clock, CredentialIssuer, Notifier, OutboxEntry, Repository
+    from .service import DispatchReport, OnboardingService
+
+    __version__ = "0.1.0"
 
 __version__ = "0.1.0"
+
+_WHERE: dict[str, str] = {
+    "AcceptAgreement": ".domain.account",
+    "AccountActivated": ".domain.events",
+    "AccountRegistered": ".domain.events",
+    "AccountStatus": ".domain.account",
+    "Actor": ".domain.actors",
+    "ActorKind": ".domain.actors",
+    "AgreementAccepted": ".domain.events",
+    "App": ".domain.app",
+    "AppCreated": ".domain.events",
+    "AppKey": ".domain.values",
+    "AppName": ".domain.values",
+    "AppResumed": ".domain.events",
+    "AppSecret": ".domain.values",
+    "AppStatus": ".domain.app",
+    "AppSuspended": ".domain.events",
+    "Applicant": ".domain.eligibility",
+    "ApplicationApproved": ".domain.events",
+    "ApplicationRejected": ".domain.events",
+    "ApplicationStatus": ".domain.application",
+    "ApplicationSubmitted": ".domain.events",
+    "Approve": ".domain.application",
+    "AuthorizeStore": ".domain.app",
+    "Clock": ".ports",
+    "ConcurrencyConflictError": ".errors",
+    "CountryCode": ".domain.values",
+    "CredentialIssuer": ".ports",
+    "DefinitionError": ".errors",
+    "DeveloperAccount": ".domain.account",
+    "DeveloperApplication": ".domain.application",
+    "DeveloperProfile": ".domain.account",
+    "DeveloperType": ".domain.values",
+    "DispatchReport": ".service",
+    "DocumentKind": ".domain.values",
+    "DocumentPolicy": ".domain.values",
+    "EligibilityReport": ".domain.eligibility",
+    "EmailAddress": ".domain.values",
+    "EmailDeliveryError": ".errors",
+    "Escalate": ".domain.application",
+    "Event": ".domain.events",
+    "InMemoryNotifier": ".adapters.memory",
+    "InMemoryRepository": ".adapters.memory",
+    "InvalidAppNameError": ".errors",
+    "InvalidApplicantError": ".errors",
+    "InvalidCountryCodeError": ".errors",
+    "InvalidCredentialError": ".errors",
+    "InvalidDateTimeError": ".errors",
+    "InvalidDeveloperTypeError": ".errors",
+    "InvalidDocumentError": ".errors",
+    "InvalidEmailError": ".errors",
+    "InvalidPolicyError": ".errors",
+    "InvalidRecordError": ".errors",
+    "InvalidRegistrationNumberError": ".errors",
+    "LicenseDocument": ".domain.values",
+    "LoggingNotifier": ".adapters.memory",
+    "MediaType": ".domain.values",
+    "NotEligibleError": ".errors",
+    "NotFoundError": ".errors",
+    "Notifier": ".ports",
+    "OnboardingError": ".errors",
+    "OnboardingService": ".service",
+    "OutboxEntry": ".ports",
+    "PermissionDeniedError": ".errors",
+    "Problem": ".domain.eligibility",
+    "ProfileSubmitted": ".domain.events",
+    "Reject": ".domain.application",
+    "Repository": ".ports",
+    "ResetSecret": ".domain.app",
+    "Resume": ".domain.app",
+    "ReviewEscalated": ".domain.events",
+    "ReviewPolicy": ".domain.review",
+    "RevokeStore": ".domain.app",
+    "Role": ".domain.actors",
+    "RuleViolationError": ".errors",
+    "SecretReset": ".domain.events",
+    "SecretsCredentialIssuer": ".adapters.memory",
+    "StateMachine": ".domain.machine",
+    "StorageError": ".errors",
+    "Store": ".domain.app",
+    "StoreAuthorization": ".domain.app",
+    "StoreAuthorizationRevoked": ".domain.events",
+    "StoreAuthorized": ".domain.events",
+    "StorePlatform": ".domain.eligibility",
+    "SubmitProfile": ".domain.account",
+    "Suspend": ".domain.app",
+    "SystemClock": ".adapters.memory",
+    "TransitionNotAllowedError": ".errors",
+    "ValidationError": ".errors",
+    "allowed_commands": ".engine",
+    "check_eligibility": ".domain.eligibility",
+    "check_many": ".domain.eligibility",
+    "diagram": ".engine",
+    "recommend_developer_type": ".domain.eligibility",
+}
 
 __all__ = [
     "AcceptAgreement",
@@ -200,3 +305,16 @@ __all__ = [
     "diagram",
     "recommend_developer_type",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

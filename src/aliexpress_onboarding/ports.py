@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Protocol, TypeVar, runtime_checkable
+from typing import Final, Protocol, TypeVar, runtime_checkable
 
 import attrs
 
@@ -20,6 +20,7 @@ from .domain.values import AppKey, AppSecret
 
 __all__ = [
     "AggregateRoot",
+    "KIND_NAMES",
     "Clock",
     "CredentialIssuer",
     "Notifier",
@@ -31,6 +32,13 @@ AggregateRoot = DeveloperAccount | DeveloperApplication | App
 """Every aggregate a repository stores."""
 
 A = TypeVar("A", DeveloperAccount, DeveloperApplication, App)
+
+KIND_NAMES: Final[dict[type[AggregateRoot], str]] = {
+    DeveloperAccount: "account",
+    DeveloperApplication: "application",
+    App: "app",
+}
+"""The name each aggregate kind is stored and reported under (``NotFoundError.kind``)."""
 
 
 @attrs.frozen

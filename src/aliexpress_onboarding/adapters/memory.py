@@ -18,7 +18,7 @@ from ..domain.application import ApplicationStatus, DeveloperApplication
 from ..domain.events import Event
 from ..domain.values import AppKey, AppSecret
 from ..errors import ConcurrencyConflictError, NotFoundError
-from ..ports import AggregateRoot, Notifier, OutboxEntry
+from ..ports import KIND_NAMES, AggregateRoot, Notifier, OutboxEntry
 
 __all__ = [
     "FanOutNotifier",
@@ -30,12 +30,6 @@ __all__ = [
 ]
 
 A = TypeVar("A", DeveloperAccount, DeveloperApplication, App)
-
-KIND_NAMES: dict[type[AggregateRoot], str] = {
-    DeveloperAccount: "account",
-    DeveloperApplication: "application",
-    App: "app",
-}
 
 
 class InMemoryRepository:

@@ -28,9 +28,8 @@ from ..errors import (
     NotFoundError,
     StorageError,
 )
-from ..ports import AggregateRoot, OutboxEntry
+from ..ports import KIND_NAMES, AggregateRoot, OutboxEntry
 from ..serialization import from_json, to_json
-from .memory import KIND_NAMES
 
 __all__ = ["SQLiteRepository"]
 
