@@ -71,6 +71,7 @@ if TYPE_CHECKING:
         StoreAuthorized,
     )
     from .domain.machine import StateMachine
+    from .domain.records import Timeline, to_records
     from .domain.review import ReviewPolicy
     from .domain.values import (
         AppKey,
@@ -202,6 +203,7 @@ _WHERE: dict[str, str] = {
     "SubmitProfile": ".domain.account",
     "Suspend": ".domain.app",
     "SystemClock": ".adapters.memory",
+    "Timeline": ".domain.records",
     "TransitionNotAllowedError": ".errors",
     "ValidationError": ".errors",
     "allowed_commands": ".engine",
@@ -209,6 +211,7 @@ _WHERE: dict[str, str] = {
     "check_many": ".domain.eligibility",
     "diagram": ".engine",
     "recommend_developer_type": ".domain.eligibility",
+    "to_records": ".domain.records",
 }
 
 __all__ = [
@@ -297,6 +300,7 @@ __all__ = [
     "SubmitProfile",
     "Suspend",
     "SystemClock",
+    "Timeline",
     "TransitionNotAllowedError",
     "ValidationError",
     "allowed_commands",
@@ -304,6 +308,7 @@ __all__ = [
     "check_many",
     "diagram",
     "recommend_developer_type",
+    "to_records",
 ]
 
 

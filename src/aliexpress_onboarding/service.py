@@ -26,6 +26,7 @@ from .domain.app import App, AuthorizeStore, ResetSecret, Resume, RevokeStore, S
 from .domain.application import Approve, DeveloperApplication, Escalate, Reject
 from .domain.eligibility import Applicant
 from .domain.events import Event
+from .domain.records import Timeline
 from .domain.review import ReviewPolicy
 from .domain.values import AppName, DeveloperType, LicenseDocument
 from .errors import ConcurrencyConflictError, ValidationError
@@ -359,6 +360,10 @@ class OnboardingService:
         changed, events = app.handle(command, actor, self.clock.now())
         self._changed(app, changed, events)
         return changed
+
+    def timeline(self, aggregate_id: str | None = None) -> Timeline:
+        """The stored events (of one aggregate, when given), oldest first; shows as a table."""
+        return Timeline(self.repository.events(aggregate_id))
 
     # ------------------------------------------------------------------ outbox
 

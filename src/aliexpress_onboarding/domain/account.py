@@ -132,6 +132,11 @@ class DeveloperAccount:
         """
         return run(ACCOUNT_MACHINE, self, command, actor, now)
 
+    def _repr_html_(self) -> str:
+        from .records import record_html  # only in notebooks
+
+        return record_html(self)
+
     def unique_keys(self) -> frozenset[str]:
         """Keys no other stored aggregate may hold: one developer account per seller."""
         return frozenset({f"account-of-seller:{self.owner_id}"})

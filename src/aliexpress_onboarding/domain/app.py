@@ -218,6 +218,11 @@ class App:
         """
         return run(APP_MACHINE, self, command, actor, now)
 
+    def _repr_html_(self) -> str:
+        from .records import record_html  # only in notebooks
+
+        return record_html(self)
+
     def unique_keys(self) -> frozenset[str]:
         """Keys no other stored aggregate may hold: the name within the account, the appKey."""
         return frozenset({f"app-name:{self.account_id}:{self.name}", f"app-key:{self.app_key}"})

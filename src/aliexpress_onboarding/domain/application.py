@@ -188,6 +188,11 @@ class DeveloperApplication:
         """
         return run(APPLICATION_MACHINE, self, command, actor, now)
 
+    def _repr_html_(self) -> str:
+        from .records import record_html  # only in notebooks
+
+        return record_html(self)
+
     def unique_keys(self) -> frozenset[str]:
         """Keys no other stored aggregate may hold: one open or approved application per type."""
         if self.status in OPEN_OR_APPROVED:

@@ -301,6 +301,26 @@ class EligibilityReport:
         """The findings that do not block but are worth acting on."""
         return tuple(p for p in self.problems if not p.blocking)
 
+    @property
+    def summary(self) -> str:
+        """One line: who, as what, and the verdict."""
+        verdict = "eligible" if self.eligible else "not eligible"
+        who = f"{self.applicant.name} ({self.applicant.country})"
+        return f"{who} as {self.developer_type.label}: {verdict}"
+
+    def __str__(self) -> str:
+        lines = [self.summary]
+        lines += [f"  [{'x' if p.blocking else 'i'}] {p}" for p in self.problems]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        from .records import html_table  # only in notebooks
+
+        rows = [
+            {"code": p.code, "blocking": p.blocking, "message": p.message} for p in self.problems
+        ]
+        return html_table(self.summary, rows)
+
     def to_dict(self) -> dict[str, object]:
         """A flat record of plain values, one per report, for ``pandas.DataFrame(records)``."""
         return {

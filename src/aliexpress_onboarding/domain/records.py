@@ -1,0 +1,118 @@
+"""Flat records and HTML tables for notebooks and data frames.
+
+`to_records(items)` turns reports, aggregates and events into a list of flat dicts of plain
+values (text, numbers, booleans, ``None``), ready for ``pandas.DataFrame(records)``. `Timeline`
+shows an aggregate's events as a table in Jupyter. Every piece of text is HTML-escaped: an
+applicant called ``<script>`` stays text. Secrets never appear: an app's secret is left out.
+"""
+
+from __future__ import annotations
+
+import enum
+import html
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from ..errors import ValidationError
+from .eligibility import EligibilityReport
+from .events import Event
+
+__all__ = ["Timeline", "html_table", "to_record", "to_records"]
+
+_SECRET_FIELDS = frozenset({"secret", "previous_secret"})
+
+
+def _plain(value: object) -> object:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, tuple | list | frozenset):
+        return len(value)
+    return str(value)  # a nested value (actor, profile, document): its short, readable text
+
+
+def to_record(item: object) -> dict[str, object]:
+    """One flat dict of plain values for a report, an aggregate or an event.
+
+    Nested values become their text; collections become their size; secrets are left out.
+
+    Raises:
+        ValidationError: ``item`` is not a domain object.
+    """
+    if isinstance(item, EligibilityReport):
+        return item.to_dict()
+    kind = type(item)
+    if not attrs.has(kind):
+        raise ValidationError("item", kind.__name__, "must be a domain object")
+    record: dict[str, object] = {}
+    if isinstance(item, Event):
+        record["type"] = item.type
+    for field in attrs.fields(kind):
+        if field.name in _SECRET_FIELDS:
+            continue
+        record[field.name] = _plain(getattr(item, field.name))
+    return record
+
+
+def to_records(items: Iterable[object]) -> list[dict[str, object]]:
+    """Flat dicts for ``pandas.DataFrame(to_records(items))``, one per item, in order."""
+    return [to_record(item) for item in items]
+
+
+def html_table(title: str, records: Sequence[dict[str, object]]) -> str:
+    """A small, escaped HTML table of ``records`` (their keys are the columns)."""
+    columns: list[str] = []
+    for record in records:
+        columns.extend(key for key in record if key not in columns)
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    rows = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(_cell(record.get(c)))}</td>" for c in columns) + "</tr>"
+        for record in records
+    )
+    return (
+        f"<table><caption>{html.escape(title)}</caption>"
+        f"<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+    )
+
+
+def _cell(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+def record_html(item: Any) -> str:
+    """The HTML table of one report, aggregate or event (fields as rows)."""
+    rows = [{"field": key, "value": value} for key, value in to_record(item).items()]
+    return html_table(type(item).__name__, rows)
+
+
+@attrs.frozen
+class Timeline:
+    """An ordered list of events (an aggregate's audit timeline) that shows as a table."""
+
+    events: tuple[Event, ...] = attrs.field(converter=tuple)
+
+    def to_records(self) -> list[dict[str, object]]:
+        """One flat dict per event."""
+        return to_records(self.events)
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+    def __str__(self) -> str:
+        return "\n".join(
+            f"{e.occurred_at:%Y-%m-%d %H:%M} v{e.version} {e.type} by {e.actor}"
+            for e in self.events
+        )
+
+    def _repr_html_(self) -> str:
+        columns = ("occurred_at", "type", "aggregate_id", "version", "actor")
+        return html_table(
+            f"Timeline ({len(self.events)} events)",
+            [{c: to_record(e)[c] for c in columns} for e in self.events],
+        )
