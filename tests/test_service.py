@@ -308,3 +308,14 @@ def test_from_url_refuses_unknown_urls(url: str) -> None:
     """An unsupported URL is a ValidationError naming the forms that work."""
     with pytest.raises(ValidationError, match="sqlite:///<path>"):
         OnboardingService.from_url(url)
+
+
+def test_without_auto_dispatch_events_wait_in_the_outbox() -> None:
+    """auto_dispatch=False saves events but tells nobody until dispatch_pending() runs."""
+    notifier = InMemoryNotifier()
+    service, _ = make_service(notifier=notifier, auto_dispatch=False)
+    service.register_account(seller_id="seller-1", enterprise_id="e", actor=OWNER)
+    before = (len(service.repository.pending_events()), list(notifier.events))
+    report = service.dispatch_pending()
+    assert ((1, []), 1) == (before, report.delivered)
+    assert ["AccountRegistered"] == [e.type for e in notifier.events]

@@ -88,6 +88,9 @@ class OnboardingService:
         review_policy: when a review is overdue (default: 48 elapsed hours).
         retry_base: the first retry delay after a failed notification; it doubles per attempt.
         retry_max: the longest retry delay.
+        auto_dispatch: dispatch pending events after every command (the default). Turn it off
+            in a process whose notifier reaches nobody (a one-off CLI run, say): the events
+            then wait in the outbox for a process that dispatches them for real.
     """
 
     repository: Repository = attrs.field(factory=InMemoryRepository)
@@ -97,6 +100,7 @@ class OnboardingService:
     review_policy: ReviewPolicy = attrs.field(factory=ReviewPolicy)
     retry_base: timedelta = timedelta(seconds=30)
     retry_max: timedelta = timedelta(hours=1)
+    auto_dispatch: bool = True
 
     @classmethod
     def from_url(cls, url: str, **ports: Any) -> OnboardingService:
@@ -114,15 +118,19 @@ class OnboardingService:
 
     # ------------------------------------------------------------------ plumbing
 
+    def _dispatch(self) -> None:
+        if self.auto_dispatch:
+            self.dispatch_pending()
+
     def _created(self, aggregate: AggregateRoot, events: Sequence[Event]) -> None:
         self.repository.add(aggregate, events)
-        self.dispatch_pending()
+        self._dispatch()
 
     def _changed(
         self, before: AggregateRoot, after: AggregateRoot, events: Sequence[Event]
     ) -> None:
         self.repository.save(after, events, expected_version=before.version)
-        self.dispatch_pending()
+        self._dispatch()
 
     # ------------------------------------------------------------------ account (guide step 1)
 
@@ -158,8 +166,11 @@ class OnboardingService:
         """Accept the API use agreement (guide step 1.1).
 
         Raises:
-            NotFoundError, PermissionDeniedError, TransitionNotAllowedError,
-            ConcurrencyConflictError, ValidationError.
+            NotFoundError: no aggregate has that id.
+            PermissionDeniedError: the actor may not run the command.
+            TransitionNotAllowedError: the command is not allowed in the current state.
+            ConcurrencyConflictError: the aggregate changed since it was loaded; reload and retry.
+            ValidationError: an argument is malformed.
         """
         return self._handle_account(account_id, AcceptAgreement(agreement_version), actor)
 
@@ -169,8 +180,11 @@ class OnboardingService:
         """Fill in the developer information (guide step 1.2); the account becomes active.
 
         Raises:
-            NotFoundError, PermissionDeniedError, TransitionNotAllowedError,
-            ConcurrencyConflictError, ValidationError.
+            NotFoundError: no aggregate has that id.
+            PermissionDeniedError: the actor may not run the command.
+            TransitionNotAllowedError: the command is not allowed in the current state.
+            ConcurrencyConflictError: the aggregate changed since it was loaded; reload and retry.
+            ValidationError: an argument is malformed.
         """
         return self._handle_account(account_id, SubmitProfile(profile), actor)
 
@@ -220,8 +234,10 @@ class OnboardingService:
         """A reviewer approves an application (under review or escalated).
 
         Raises:
-            NotFoundError, PermissionDeniedError, TransitionNotAllowedError,
-            ConcurrencyConflictError.
+            NotFoundError: no aggregate has that id.
+            PermissionDeniedError: the actor may not run the command.
+            TransitionNotAllowedError: the command is not allowed in the current state.
+            ConcurrencyConflictError: the aggregate changed since it was loaded; reload and retry.
         """
         return self._handle_application(application_id, Approve(), actor)
 
@@ -229,8 +245,11 @@ class OnboardingService:
         """A reviewer rejects an application with a reason; the account may apply again.
 
         Raises:
-            NotFoundError, PermissionDeniedError, TransitionNotAllowedError,
-            ConcurrencyConflictError, ValidationError (empty reason).
+            NotFoundError: no aggregate has that id.
+            PermissionDeniedError: the actor may not run the command.
+            TransitionNotAllowedError: the command is not allowed in the current state.
+            ConcurrencyConflictError: the aggregate changed since it was loaded; reload and retry.
+            ValidationError: empty reason.
         """
         return self._handle_application(application_id, Reject(reason), actor)
 
@@ -265,7 +284,7 @@ class OnboardingService:
                 logger.info("escalation of %s skipped: changed concurrently", application.id)
                 continue
             escalated.append(changed)
-        self.dispatch_pending()
+        self._dispatch()
         return escalated
 
     # ------------------------------------------------------------------ apps (step 3 and after)
@@ -309,7 +328,10 @@ class OnboardingService:
         """Issue a new appSecret; the old one keeps matching for ``overlap``.
 
         Raises:
-            NotFoundError, PermissionDeniedError, ConcurrencyConflictError, ValidationError.
+            NotFoundError: no aggregate has that id.
+            PermissionDeniedError: the actor may not run the command.
+            ConcurrencyConflictError: the aggregate changed since it was loaded; reload and retry.
+            ValidationError: an argument is malformed.
         """
         command = ResetSecret(self.credentials.new_app_secret(), overlap)
         return self._handle_app(app_id, command, actor)
@@ -318,9 +340,11 @@ class OnboardingService:
         """A seller authorizes the app for its own store.
 
         Raises:
-            NotFoundError, PermissionDeniedError, TransitionNotAllowedError (suspended app),
-            RuleViolationError (other enterprise, store limit, not the store's seller),
-            ConcurrencyConflictError.
+            NotFoundError: no aggregate has that id.
+            PermissionDeniedError: the actor may not run the command.
+            TransitionNotAllowedError: suspended app.
+            RuleViolationError: other enterprise, store limit, not the store's seller.
+            ConcurrencyConflictError: the aggregate changed since it was loaded; reload and retry.
         """
         return self._handle_app(app_id, AuthorizeStore(store), actor)
 
@@ -328,7 +352,10 @@ class OnboardingService:
         """Withdraw a store's authorization (by its seller or the app's owner).
 
         Raises:
-            NotFoundError, PermissionDeniedError, RuleViolationError, ConcurrencyConflictError.
+            NotFoundError: no aggregate has that id.
+            PermissionDeniedError: the actor may not run the command.
+            RuleViolationError: a domain rule refuses the command now (see ``.problems``).
+            ConcurrencyConflictError: the aggregate changed since it was loaded; reload and retry.
         """
         return self._handle_app(app_id, RevokeStore(store_id), actor)
 
@@ -336,8 +363,10 @@ class OnboardingService:
         """A reviewer suspends an app.
 
         Raises:
-            NotFoundError, PermissionDeniedError, TransitionNotAllowedError,
-            ConcurrencyConflictError.
+            NotFoundError: no aggregate has that id.
+            PermissionDeniedError: the actor may not run the command.
+            TransitionNotAllowedError: the command is not allowed in the current state.
+            ConcurrencyConflictError: the aggregate changed since it was loaded; reload and retry.
         """
         return self._handle_app(app_id, Suspend(reason), actor)
 
@@ -345,8 +374,10 @@ class OnboardingService:
         """A reviewer lifts an app's suspension.
 
         Raises:
-            NotFoundError, PermissionDeniedError, TransitionNotAllowedError,
-            ConcurrencyConflictError.
+            NotFoundError: no aggregate has that id.
+            PermissionDeniedError: the actor may not run the command.
+            TransitionNotAllowedError: the command is not allowed in the current state.
+            ConcurrencyConflictError: the aggregate changed since it was loaded; reload and retry.
         """
         return self._handle_app(app_id, Resume(), actor)
 

@@ -127,8 +127,10 @@ class DeveloperAccount:
         """Apply one command; the account itself is never changed.
 
         Raises:
-            PermissionDeniedError, TransitionNotAllowedError, RuleViolationError,
-            InvalidDateTimeError: see `run`.
+            PermissionDeniedError: the actor may not run the command.
+            TransitionNotAllowedError: the command is not allowed in the current state.
+            RuleViolationError: a domain rule refuses the command now (see ``.problems``).
+            InvalidDateTimeError: ``now`` is naive.
         """
         return run(ACCOUNT_MACHINE, self, command, actor, now)
 
@@ -143,7 +145,7 @@ class DeveloperAccount:
 
     @property
     def is_active(self) -> bool:
-        """Activated: the agreement accepted and the developer information filled in."""
+        """Whether the agreement is accepted and the developer information filled in."""
         return self.status is AccountStatus.ACTIVE
 
 

@@ -213,8 +213,10 @@ class App:
         """Apply one command; the app itself is never changed.
 
         Raises:
-            PermissionDeniedError, TransitionNotAllowedError, RuleViolationError,
-            InvalidDateTimeError: see `run`.
+            PermissionDeniedError: the actor may not run the command.
+            TransitionNotAllowedError: the command is not allowed in the current state.
+            RuleViolationError: a domain rule refuses the command now (see ``.problems``).
+            InvalidDateTimeError: ``now`` is naive.
         """
         return run(APP_MACHINE, self, command, actor, now)
 

@@ -183,8 +183,10 @@ class DeveloperApplication:
         """Apply one command; the application itself is never changed.
 
         Raises:
-            PermissionDeniedError, TransitionNotAllowedError, RuleViolationError,
-            InvalidDateTimeError: see `run`.
+            PermissionDeniedError: the actor may not run the command.
+            TransitionNotAllowedError: the command is not allowed in the current state.
+            RuleViolationError: a domain rule refuses the command now (see ``.problems``).
+            InvalidDateTimeError: ``now`` is naive.
         """
         return run(APPLICATION_MACHINE, self, command, actor, now)
 
@@ -201,12 +203,12 @@ class DeveloperApplication:
 
     @property
     def is_open(self) -> bool:
-        """Under review or escalated: waiting for a reviewer."""
+        """Whether it waits for a reviewer (under review or escalated)."""
         return self.status in (ApplicationStatus.UNDER_REVIEW, ApplicationStatus.ESCALATED)
 
     @property
     def is_approved(self) -> bool:
-        """Approved: the account may create apps of this developer type."""
+        """Whether it is approved, so that the account may create apps of its type."""
         return self.status is ApplicationStatus.APPROVED
 
 

@@ -303,7 +303,7 @@ class EligibilityReport:
 
     @property
     def summary(self) -> str:
-        """One line: who, as what, and the verdict."""
+        """Who was checked, as what, and the verdict, in one line."""
         verdict = "eligible" if self.eligible else "not eligible"
         who = f"{self.applicant.name} ({self.applicant.country})"
         return f"{who} as {self.developer_type.label}: {verdict}"

@@ -91,11 +91,15 @@ def record_html(item: Any) -> str:
     return html_table(type(item).__name__, rows)
 
 
+def _as_tuple(events: Iterable[Event]) -> tuple[Event, ...]:
+    return tuple(events)
+
+
 @attrs.frozen
 class Timeline:
     """An ordered list of events (an aggregate's audit timeline) that shows as a table."""
 
-    events: tuple[Event, ...] = attrs.field(converter=tuple)
+    events: tuple[Event, ...] = attrs.field(converter=_as_tuple)
 
     def to_records(self) -> list[dict[str, object]]:
         """One flat dict per event."""

@@ -133,7 +133,7 @@ class DeveloperType(enum.Enum):
 
     @property
     def label(self) -> str:
-        """The platform's wording: ``"Self developer"`` or ``"Commercial developer"``."""
+        """The platform's wording, ``"Self developer"`` or ``"Commercial developer"``."""
         return "Self developer" if self is DeveloperType.SELF else "Commercial developer"
 
     @classmethod
