@@ -31,7 +31,7 @@ from .errors import InvalidRecordError, ValidationError
 if TYPE_CHECKING:
     from cattrs import Converter
 
-__all__ = ["SCHEMA_VERSION", "from_dict", "from_json", "to_dict", "to_json"]
+__all__ = ["SCHEMA_VERSION", "from_dict", "from_json", "from_stored_json", "to_dict", "to_json"]
 
 SCHEMA_VERSION: Final = 1
 MAX_JSON_BYTES: Final = 1024 * 1024
@@ -311,6 +311,18 @@ def from_json(text: str | bytes, expected: type[T] | None = None) -> T:
 
 _JSON_STRING: Final = re.compile(r'"(?:[^"\\]|\\.)*"')
 _BRACKET: Final = re.compile(r"[\[\]{}]")
+
+
+def from_stored_json(text: str | bytes, expected: type[T] | None = None, *, record: str) -> T:
+    """`from_json` for a stored row; an error names the record (``"app:app-1"``, ``"outbox:7"``).
+
+    Raises:
+        InvalidRecordError: as `from_json`, with ``.field`` set to ``record``.
+    """
+    try:
+        return from_json(text, expected)
+    except InvalidRecordError as error:
+        raise InvalidRecordError(record, record, error.problems) from None
 
 
 def _depth(text: str) -> int:

@@ -36,7 +36,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
-from typing import Any, Final, LiteralString, TypeVar, cast
+from typing import Any, Final, LiteralString, TypeVar
 
 import psycopg
 import psycopg.errors
@@ -50,12 +50,11 @@ from ..domain.application import ApplicationStatus, DeveloperApplication
 from ..domain.events import Event
 from ..errors import (
     ConcurrencyConflictError,
-    InvalidRecordError,
     NotFoundError,
     StorageError,
 )
 from ..ports import KIND_NAMES, AggregateRoot, OutboxEntry
-from ..serialization import from_json, to_json
+from ..serialization import from_stored_json, to_json
 
 __all__ = ["DEFAULT_SCHEMA", "PostgresRepository"]
 
@@ -300,12 +299,7 @@ class PostgresRepository:
     # ------------------------------------------------------------------ aggregates
 
     def _decode(self, kind: type[A], document: str, row_id: str) -> A:
-        try:
-            return from_json(document, kind)
-        except InvalidRecordError as error:
-            raise InvalidRecordError(
-                f"{KIND_NAMES[kind]}:{row_id}", row_id, error.problems
-            ) from None
+        return from_stored_json(document, kind, record=f"{KIND_NAMES[kind]}:{row_id}")
 
     def get(self, kind: type[A], aggregate_id: str) -> A:
         """The stored aggregate; `NotFoundError` if there is none.
@@ -475,10 +469,8 @@ class PostgresRepository:
         ]
 
     def _decode_event(self, document: str, sequence: int) -> Event:
-        try:
-            return cast(Event, from_json(document))
-        except InvalidRecordError as error:
-            raise InvalidRecordError(f"outbox:{sequence}", sequence, error.problems) from None
+        event: Event = from_stored_json(document, record=f"outbox:{sequence}")
+        return event
 
     def mark_delivered(self, sequence: int) -> None:
         """Mark an outbox entry delivered (kept, with its time, for audit) and end its lease."""

@@ -24,12 +24,11 @@ from ..domain.application import ApplicationStatus, DeveloperApplication
 from ..domain.events import Event
 from ..errors import (
     ConcurrencyConflictError,
-    InvalidRecordError,
     NotFoundError,
     StorageError,
 )
 from ..ports import KIND_NAMES, AggregateRoot, OutboxEntry
-from ..serialization import from_json, to_json
+from ..serialization import from_stored_json, to_json
 
 __all__ = ["SQLiteRepository"]
 
@@ -164,12 +163,7 @@ class SQLiteRepository:
     # ------------------------------------------------------------------ aggregates
 
     def _decode(self, kind: type[A], document: str, row_id: str) -> A:
-        try:
-            return from_json(document, kind)
-        except InvalidRecordError as error:
-            raise InvalidRecordError(
-                f"{KIND_NAMES[kind]}:{row_id}", row_id, error.problems
-            ) from None
+        return from_stored_json(document, kind, record=f"{KIND_NAMES[kind]}:{row_id}")
 
     def get(self, kind: type[A], aggregate_id: str) -> A:
         """The stored aggregate; `NotFoundError` if there is none.
@@ -293,10 +287,8 @@ class SQLiteRepository:
         ]
 
     def _decode_event(self, document: str, sequence: int) -> Event:
-        try:
-            return from_json(document)
-        except InvalidRecordError as error:
-            raise InvalidRecordError(f"outbox:{sequence}", sequence, error.problems) from None
+        event: Event = from_stored_json(document, record=f"outbox:{sequence}")
+        return event
 
     def _update_outbox(self, sql: str, parameters: Sequence[Any]) -> None:
         with self._write() as connection:
