@@ -147,9 +147,8 @@ def _converter(include_secrets: bool) -> Converter:
     converter.register_structure_hook(bool, _bool)
     converter.register_structure_hook(datetime, _datetime)
     converter.register_unstructure_hook(datetime, _unstructure_datetime)
-    converter.register_structure_hook_func(
-        lambda t: isinstance(t, type) and issubclass(t, enum.Enum),
-        lambda value, t: _enum_hook(t)(value, t),
+    converter.register_structure_hook_factory(
+        lambda t: isinstance(t, type) and issubclass(t, enum.Enum), _enum_hook
     )
     for value_type in (AppName, CountryCode, EmailAddress, AppKey, AppSecret):
         converter.register_structure_hook(value_type, _text_value_hook(value_type))
@@ -300,7 +299,7 @@ def from_json(text: str | bytes, expected: type[T] | None = None) -> T:
         raise InvalidRecordError("$", type(text).__name__, ["$: expected JSON text"])
     if len(text) > MAX_JSON_BYTES:
         raise InvalidRecordError("$", len(text), [f"$: larger than {MAX_JSON_BYTES} characters"])
-    if _depth(text) > MAX_DEPTH:
+    if _too_deep(text):
         raise InvalidRecordError("$", None, [f"$: nested deeper than {MAX_DEPTH} levels"])
     try:
         document = json.loads(text)
@@ -325,8 +324,10 @@ def from_stored_json(text: str | bytes, expected: type[T] | None = None, *, reco
         raise InvalidRecordError(record, record, error.problems) from None
 
 
-def _depth(text: str) -> int:
-    """The deepest bracket nesting of JSON text, ignoring brackets inside strings."""
+def _too_deep(text: str) -> bool:
+    """Whether JSON text nests brackets deeper than `MAX_DEPTH` (brackets in strings ignored)."""
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return False  # too few brackets to nest that deep: no scan (most documents)
     depth = deepest = 0
     for bracket in _BRACKET.findall(_JSON_STRING.sub("", text)):
         if bracket in "[{":
@@ -334,4 +335,4 @@ def _depth(text: str) -> int:
             deepest = max(deepest, depth)
         else:
             depth -= 1
-    return deepest
+    return deepest > MAX_DEPTH

@@ -5,7 +5,6 @@ pending agreement --accept_agreement--> pending profile --submit_profile--> acti
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
@@ -13,6 +12,7 @@ from typing import Any, ClassVar
 import attrs
 
 from ..errors import ValidationError
+from ._enums import IdentityHashEnum
 from .actors import Actor, Role
 from .eligibility import Problem
 from .events import (
@@ -34,7 +34,7 @@ __all__ = [
 ]
 
 
-class AccountStatus(enum.Enum):
+class AccountStatus(IdentityHashEnum):
     """Where a developer account is in its activation."""
 
     PENDING_AGREEMENT = "pending_agreement"

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Iterable
+from collections.abc import Collection
 from typing import Any
 
 import attrs
 
 from ..errors import ValidationError
+from ._enums import IdentityHashEnum
 
 __all__ = ["Actor", "ActorKind", "Role"]
 
 
-class ActorKind(enum.Enum):
+class ActorKind(IdentityHashEnum):
     """The kinds of actor: a seller (owning accounts, apps and stores), a reviewer, the system."""
 
     SELLER = "seller"
@@ -24,7 +24,7 @@ class ActorKind(enum.Enum):
         return self.value
 
 
-class Role(enum.Enum):
+class Role(IdentityHashEnum):
     """What a command asks of its actor.
 
     ``OWNER``: the seller who owns the aggregate. ``SELLER``: any seller (the command's guard
@@ -76,12 +76,15 @@ class Actor:
         """The platform itself (schedulers, escalation)."""
         return cls(ActorKind.SYSTEM, name)
 
-    def may(self, roles: Iterable[Role], owner_id: str) -> bool:
+    def may(self, roles: Collection[Role], owner_id: str) -> bool:
         """Whether this actor holds one of ``roles`` towards an aggregate owned by ``owner_id``."""
-        for role in roles:
-            if role is Role.OWNER:
-                if self.kind is ActorKind.SELLER and self.id == owner_id:
-                    return True
-            elif role.value == self.kind.value:
-                return True
-        return False
+        if Role.OWNER in roles and self.kind is ActorKind.SELLER and self.id == owner_id:
+            return True
+        return _ROLE_OF_KIND[self.kind] in roles
+
+
+_ROLE_OF_KIND = {
+    ActorKind.SELLER: Role.SELLER,
+    ActorKind.REVIEWER: Role.REVIEWER,
+    ActorKind.SYSTEM: Role.SYSTEM,
+}

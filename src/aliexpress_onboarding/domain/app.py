@@ -5,7 +5,6 @@ create --> active <--suspend/resume--> suspended; reset_secret, authorize_store,
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
@@ -13,6 +12,7 @@ from typing import Any, ClassVar
 import attrs
 
 from ..errors import RuleViolationError, ValidationError
+from ._enums import IdentityHashEnum
 from .account import DeveloperAccount
 from .actors import Actor, ActorKind, Role
 from .application import DeveloperApplication
@@ -44,7 +44,7 @@ __all__ = [
 MAX_SECRET_OVERLAP = timedelta(days=30)
 
 
-class AppStatus(enum.Enum):
+class AppStatus(IdentityHashEnum):
     """Whether an app may take new store authorizations."""
 
     ACTIVE = "active"

@@ -7,7 +7,6 @@ submit --> under review --approve--> approved
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
@@ -15,6 +14,7 @@ from typing import Any, ClassVar
 import attrs
 
 from ..errors import NotEligibleError, RuleViolationError, ValidationError
+from ._enums import IdentityHashEnum
 from .account import DeveloperAccount
 from .actors import Actor, Role
 from .eligibility import Applicant, Problem, check_eligibility
@@ -38,7 +38,7 @@ __all__ = [
 ]
 
 
-class ApplicationStatus(enum.Enum):
+class ApplicationStatus(IdentityHashEnum):
     """Where a developer application is in its review."""
 
     UNDER_REVIEW = "under_review"

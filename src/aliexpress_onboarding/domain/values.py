@@ -7,6 +7,7 @@ the rule. Costly helpers (email-validator) are imported on first use only.
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 import hmac
 import os
@@ -218,6 +219,19 @@ def _normalise_email(value: object, *, check_deliverability: bool = False) -> st
         raise InvalidEmailError("email", value, "must be text")
     if len(value) > _EMAIL_MAX_LENGTH:
         raise InvalidEmailError("email", value, "must have at most 320 characters")
+    if check_deliverability:
+        return _validate_email(value, check_deliverability=True)
+    return _validate_offline(str(value))
+
+
+@functools.lru_cache(maxsize=4096)
+def _validate_offline(value: str) -> str:
+    # Syntax checks are a pure function of the text; stored rows repeat the same few addresses,
+    # and email-validator costs ~50 µs a call.
+    return _validate_email(value, check_deliverability=False)
+
+
+def _validate_email(value: str, *, check_deliverability: bool) -> str:
     import email_validator  # costly (~45 ms): only here
 
     try:
