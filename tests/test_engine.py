@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import attrs
 import pytest
@@ -661,3 +661,37 @@ def test_diagrams_in_docs_match_the_tables() -> None:
     )
     for name in ("account", "application", "app"):
         assert f"```mermaid\n{diagram(name)}```" in docs
+
+
+def test_times_are_stored_in_utc_so_reloads_compare_equal() -> None:
+    """A 'now' in any zone is stored as the same instant in UTC (DST-fold safe equality)."""
+    from zoneinfo import ZoneInfo
+
+    from aliexpress_onboarding.serialization import from_json, to_json
+
+    # 23:00 on 1995-02-18 in Bahia is a repeated (fold) hour: cross-zone == would be False.
+    local = datetime(1995, 2, 18, 23, 0, tzinfo=ZoneInfo("America/Bahia"))
+    account, events = DeveloperAccount.register(
+        "acc-1", seller_id="seller-1", enterprise_id="ent-1", actor=OWNER, now=local
+    )
+    assert (UTC, account) == (
+        account.created_at.tzinfo,
+        from_json(to_json(account), DeveloperAccount),
+    )
+    assert local.astimezone(UTC) == events[0].occurred_at
+
+
+def test_secret_overlap_past_year_9999_is_a_validation_error() -> None:
+    """An overlap window that would end after 9999 is refused, not an OverflowError."""
+    late = datetime(9999, 12, 31, 12, 0, tzinfo=UTC)
+    with pytest.raises(InvalidDateTimeError, match="overlap"):
+        created_app().handle(ResetSecret(NEW_SECRET, overlap=timedelta(days=2)), OWNER, late)
+
+
+def test_now_outside_utc_years_is_a_validation_error() -> None:
+    """0001-01-01T00:00+01:00 has no UTC time in range: refused, not an OverflowError."""
+    early = datetime(1, 1, 1, 0, 0, tzinfo=timezone(timedelta(hours=1)))
+    with pytest.raises(InvalidDateTimeError):
+        DeveloperAccount.register(
+            "acc-1", seller_id="seller-1", enterprise_id="ent-1", actor=OWNER, now=early
+        )

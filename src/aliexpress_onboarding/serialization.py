@@ -101,7 +101,10 @@ def _datetime(value: object, _: type) -> datetime:
         raise ValueError(f"not an ISO-8601 timestamp: {value[:40]!r}") from None
     if parsed.tzinfo is None:
         raise ValueError("naive timestamp: an offset such as +00:00 is required")
-    return parsed
+    try:
+        return parsed.astimezone(UTC)  # what the engine stores, and what to_json can write
+    except OverflowError:
+        raise ValueError("timestamp outside the years 1 to 9999 in UTC") from None
 
 
 def _unstructure_datetime(value: datetime) -> str:

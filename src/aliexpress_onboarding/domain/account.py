@@ -107,7 +107,7 @@ class DeveloperAccount:
             PermissionDeniedError: ``actor`` is neither that seller nor the system.
             ValidationError: an id or the store count is malformed; ``now`` is naive.
         """
-        require_aware("now", now)
+        now = require_aware("now", now)
         account = cls(
             id=account_id,
             owner_id=seller_id,

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 import attrs
 
-from ..errors import RuleViolationError, ValidationError
+from ..errors import InvalidDateTimeError, RuleViolationError, ValidationError
 from ._enums import IdentityHashEnum
 from .account import DeveloperAccount
 from .actors import Actor, ActorKind, Role
@@ -165,7 +165,7 @@ class App:
                 the name is taken.
             ValidationError: malformed arguments.
         """
-        require_aware("now", now)
+        now = require_aware("now", now)
         kind = DeveloperType.parse(developer_type)
         app_name = name if isinstance(name, AppName) else AppName(name)
         if not isinstance(account, DeveloperAccount):
@@ -274,7 +274,12 @@ class ResetSecret:
 
     def effect(self, app: App, events: EventRecorder) -> Mapping[str, Any]:
         """Swap the secrets; the event says until when the old one matches, never its value."""
-        until = events.now + self.overlap if self.overlap else None
+        try:
+            until = events.now + self.overlap if self.overlap else None
+        except OverflowError:
+            raise InvalidDateTimeError(
+                "overlap", self.overlap, "ends after the year 9999"
+            ) from None
         events.record(SecretReset, previous_valid_until=until)
         return {
             "secret": self.new_secret,

@@ -138,7 +138,7 @@ class DeveloperApplication:
             NotEligibleError: the applicant does not meet the type's requirements.
             ValidationError: malformed arguments (naive ``now`` included).
         """
-        require_aware("now", now)
+        now = require_aware("now", now)
         kind = DeveloperType.parse(developer_type)
         if not isinstance(document, LicenseDocument):
             raise ValidationError("document", document, "must be a LicenseDocument")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import enum
 import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Generic, Protocol, TypeVar
 
 import attrs
@@ -74,7 +74,11 @@ class Command(Protocol[A_contra]):
 
 
 def require_aware(field: str, value: object) -> datetime:
-    """Return ``value`` if it is a timezone-aware datetime.
+    """Return ``value``, a timezone-aware datetime, as the same instant in UTC.
+
+    Everything the engine stores is in UTC: Python compares datetimes of different zones as
+    unequal when one falls in a repeated (DST fold) hour, so a stored and a reloaded aggregate
+    could differ if their zones did.
 
     Raises:
         InvalidDateTimeError: for naive datetimes and anything that is not a datetime.
@@ -83,7 +87,10 @@ def require_aware(field: str, value: object) -> datetime:
         raise InvalidDateTimeError(field, value, "must be a timezone-aware datetime")
     if value.tzinfo is None or value.utcoffset() is None:
         raise InvalidDateTimeError(field, value, "must be timezone-aware, not naive")
-    return value
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise InvalidDateTimeError(field, value, "is outside the years 1 to 9999 in UTC") from None
 
 
 @attrs.frozen
@@ -313,7 +320,7 @@ def run(
         TransitionNotAllowedError: the command is not allowed in the current state.
         RuleViolationError: a guard found problems (or what ``refuse`` builds from them).
     """
-    require_aware("now", now)
+    now = require_aware("now", now)
     target = machine.check(aggregate, command.name, actor)
     problems = command.guard(aggregate, actor, now)
     if problems:
