@@ -695,3 +695,30 @@ def test_now_outside_utc_years_is_a_validation_error() -> None:
         DeveloperAccount.register(
             "acc-1", seller_id="seller-1", enterprise_id="ent-1", actor=OWNER, now=early
         )
+
+
+def test_time_zone_that_fails_is_a_validation_error() -> None:
+    """A tzinfo whose utcoffset() raises is an InvalidDateTimeError, not a ValueError."""
+    from datetime import tzinfo
+
+    class Broken(tzinfo):
+        def utcoffset(self, dt: datetime | None) -> timedelta:
+            return timedelta(hours=30)
+
+    with pytest.raises(InvalidDateTimeError, match="time zone"):
+        submitted().handle(Approve(), REVIEWER, datetime(2026, 3, 2, tzinfo=Broken()))
+
+
+def test_submit_refuses_an_applicant_of_the_wrong_type() -> None:
+    """A dict where an Applicant is due is a ValidationError naming 'applicant'."""
+    with pytest.raises(ValidationError, match="applicant"):
+        DeveloperApplication.submit(
+            "a",
+            account=active_account(),
+            developer_type="self",
+            applicant={"name": "x"},  # type: ignore[arg-type]
+            document=DOCUMENT,
+            existing=(),
+            actor=OWNER,
+            now=T0,
+        )

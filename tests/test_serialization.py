@@ -212,3 +212,18 @@ def test_mutated_documents_never_crash(obj: object, data: st.DataObject) -> None
         from_dict(document)
     except ValidationError:
         pass
+
+
+def test_data_that_is_not_an_object_is_refused() -> None:
+    """'data' as null, a list or a number is an InvalidRecordError, not an AttributeError."""
+    for data in (None, [], 3, "x"):
+        with pytest.raises(InvalidRecordError, match=r"\$\.data: expected an object"):
+            from_dict({"schema_version": 1, "type": "DeveloperAccount", "data": data})
+
+
+def test_lone_surrogates_are_refused() -> None:
+    """Text that is not valid Unicode ('\\ud800') is refused: it could not be stored as UTF-8."""
+    document = to_dict(sample_account()[1][0])
+    document["data"]["seller_id"] = "\ud800"
+    with pytest.raises(InvalidRecordError, match="lone surrogate"):
+        from_dict(document)

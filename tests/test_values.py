@@ -423,3 +423,9 @@ def test_every_validation_error_names_field_value_and_rule() -> None:
         CountryCode("XX")
     assert ("country", "XX") == (caught.value.field, caught.value.value)
     assert "ISO 3166-1" in caught.value.rule
+
+
+def test_license_document_refuses_a_policy_of_the_wrong_type() -> None:
+    """A policy that is not a DocumentPolicy is an InvalidPolicyError, not an AttributeError."""
+    with pytest.raises(InvalidPolicyError):
+        LicenseDocument.from_bytes(JPEG, filename="l.jpg", policy="strict")  # type: ignore[arg-type]

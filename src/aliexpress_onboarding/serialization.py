@@ -77,6 +77,11 @@ def _refuse(value: object, expected: str) -> TypeError:
 def _str(value: object, _: type) -> str:
     if type(value) is not str:
         raise _refuse(value, "a string")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("not valid Unicode text (a lone surrogate)") from None
     return value
 
 
@@ -254,6 +259,8 @@ def from_dict(document: object, expected: type[T] | None = None) -> T:
         problems.append(f"$.type: expected {expected.__name__}, got {name}")
     if "data" not in document:
         problems.append("$.data: required field missing")
+    elif not isinstance(document["data"], dict):
+        problems.append("$.data: expected an object")
     if problems or target is None:
         raise InvalidRecordError("$", name, problems)
     return _structure(document["data"], target)  # type: ignore[no-any-return]
@@ -276,7 +283,7 @@ def _structure(data: object, target: type[Any]) -> Any:
         raise InvalidRecordError("$.data", target.__name__, problems) from None
     except ValidationError as error:
         raise InvalidRecordError("$.data", target.__name__, [f"$.data: {error}"]) from None
-    except (TypeError, ValueError, KeyError) as error:
+    except (TypeError, ValueError, KeyError, AttributeError) as error:
         raise InvalidRecordError("$.data", target.__name__, [f"$.data: {error}"]) from None
 
 

@@ -144,6 +144,8 @@ class DeveloperApplication:
             raise ValidationError("document", document, "must be a LicenseDocument")
         if not isinstance(account, DeveloperAccount):
             raise ValidationError("account", account, "must be a DeveloperAccount")
+        if not isinstance(applicant, Applicant):
+            raise ValidationError("applicant", applicant, "must be an Applicant")
         applicant = attrs.evolve(applicant, license_kind=document.kind)
         application = cls(
             id=application_id,

@@ -85,11 +85,15 @@ def require_aware(field: str, value: object) -> datetime:
     """
     if not isinstance(value, datetime):
         raise InvalidDateTimeError(field, value, "must be a timezone-aware datetime")
-    if value.tzinfo is None or value.utcoffset() is None:
+    try:
+        offset = value.utcoffset()
+    except (ValueError, TypeError, ArithmeticError) as error:
+        raise InvalidDateTimeError(field, value, f"has an unusable time zone: {error}") from None
+    if offset is None:
         raise InvalidDateTimeError(field, value, "must be timezone-aware, not naive")
     try:
         return value.astimezone(UTC)
-    except OverflowError:
+    except (OverflowError, ValueError):
         raise InvalidDateTimeError(field, value, "is outside the years 1 to 9999 in UTC") from None
 
 

@@ -548,6 +548,8 @@ class LicenseDocument:
             InvalidRegistrationNumberError: the registration number failed its check.
             InvalidCountryCodeError: ``country`` is not an assigned code.
         """
+        if not isinstance(policy, DocumentPolicy):
+            raise InvalidPolicyError("policy", policy, "must be a DocumentPolicy")
         if not isinstance(data, bytes | bytearray | memoryview):
             raise InvalidDocumentError("data", type(data).__name__, "must be bytes")
         data = bytes(data)
