@@ -40,5 +40,22 @@ $(DOCS_STAMP): $(STAMP) pyproject.toml
 docs: $(DOCS_STAMP)
 	$(BIN)/sphinx-build -q -W --keep-going -b html docs docs/_build/html
 
+# Long fuzzing (100 000 examples per target); `make test` runs the same tests on 50.
+fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest tests/test_fuzz.py -q -p no:cacheprovider --hypothesis-show-statistics
+
+# Benchmarks against peers (transitions, python-statemachine) in a venv of their own.
+BENCH := .venv-bench
+$(BENCH)/.installed: pyproject.toml benchmarks/requirements.txt
+	$(PYTHON) -m venv $(BENCH)
+	$(BENCH)/bin/python -m pip install --quiet --upgrade pip
+	$(BENCH)/bin/python -m pip install --quiet -e . -r benchmarks/requirements.txt
+	touch $(BENCH)/.installed
+
+# Writes benchmarks/RESULTS.md (~2 min); `make bench BENCH_ARGS=--quick` is a 30-second smoke run.
+bench: $(BENCH)/.installed
+	sh scripts/ensure-postgres.sh
+	$(BENCH)/bin/python benchmarks/run.py $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) .venv-bench docs/_build .mypy_cache .pytest_cache .ruff_cache .hypothesis

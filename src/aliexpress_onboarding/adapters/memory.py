@@ -44,6 +44,7 @@ class InMemoryRepository:
         self._lock = threading.Lock()
         self._rows: dict[tuple[str, str], AggregateRoot] = {}
         self._keys: dict[str, tuple[str, str]] = {}
+        self._keys_of: dict[tuple[str, str], frozenset[str]] = {}
         self._outbox: dict[int, OutboxEntry] = {}
         self._events: list[Event] = []
         self._sequence = 0
@@ -86,10 +87,11 @@ class InMemoryRepository:
             holder = self._keys.get(key)
             if holder is not None and holder != row:
                 raise ConcurrencyConflictError(aggregate.id, aggregate.version - 1, None)
-        for key in [k for k, holder in self._keys.items() if holder == row and k not in keys]:
+        for key in self._keys_of.get(row, frozenset()) - keys:
             del self._keys[key]
         for key in keys:
             self._keys[key] = row
+        self._keys_of[row] = keys
         self._rows[row] = aggregate
         self._events.extend(events)
         for event in events:

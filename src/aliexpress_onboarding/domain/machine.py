@@ -85,6 +85,8 @@ def require_aware(field: str, value: object) -> datetime:
     """
     if not isinstance(value, datetime):
         raise InvalidDateTimeError(field, value, "must be a timezone-aware datetime")
+    if value.tzinfo is UTC:
+        return value  # already what we store: the common case, and the cheapest
     try:
         offset = value.utcoffset()
     except (ValueError, TypeError, ArithmeticError) as error:
