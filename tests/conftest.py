@@ -9,6 +9,10 @@ Without the binaries, only the tests that use the fixture are skipped, with a lo
 repeated in the terminal summary; set ``ALIEXPRESS_ONBOARDING_REQUIRE_POSTGRES=1`` to make
 that a failure instead (CI). Set ``ALIEXPRESS_ONBOARDING_TEST_POSTGRES_URL`` to use a server
 you run yourself instead of starting one.
+
+Hypothesis profiles: ``ci`` (the default: few examples, so the test command stays fast) and
+``fuzz`` (100 000 examples per test), chosen with ``HYPOTHESIS_PROFILE=fuzz``. A test's own
+``@settings(max_examples=...)`` still wins over the profile.
 """
 
 from __future__ import annotations
@@ -27,6 +31,11 @@ from pathlib import Path
 from typing import NoReturn
 
 import pytest
+from hypothesis import settings
+
+settings.register_profile("ci", max_examples=50, deadline=None)
+settings.register_profile("fuzz", max_examples=100_000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 _SERVER_SKIPS: list[str] = []
 _DATABASE = "aliexpress_onboarding_test"

@@ -43,7 +43,7 @@ def diagram(name: str) -> str:
     Raises:
         ValidationError: for any other name.
     """
-    key = name.lower() if isinstance(name, str) else name
+    key = name.lower() if isinstance(name, str) else None
     if key not in MACHINES:
         raise ValidationError("name", name, "must be 'account', 'application' or 'app'")
     return MACHINES[key].to_mermaid()
