@@ -1,7 +1,7 @@
 """Real aggregates to benchmark, and the hand-written serialisation they are compared with.
 
-The builders mirror `aliexpress_onboarding.testing`'s ``sample_*`` functions; that module is not
-imported because it needs pytest, which the benchmark environment does not install.
+The builders wrap `aliexpress_onboarding.samples` (the pytest-free home of the ``sample_*``
+functions that `aliexpress_onboarding.testing` re-exports).
 
 The hand-written codec is what a person would write without the library's converter:
 ``json.dumps`` of a dict built field by field, and ``json.loads`` followed by the same
@@ -11,23 +11,19 @@ constructor calls (so every value object still validates itself, as it does unde
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import attrs
 
+from aliexpress_onboarding import samples
 from aliexpress_onboarding.domain.account import (
-    AcceptAgreement,
     DeveloperAccount,
-    DeveloperProfile,
-    SubmitProfile,
 )
 from aliexpress_onboarding.domain.actors import Actor
 from aliexpress_onboarding.domain.app import (
     App,
     AppStatus,
-    AuthorizeStore,
-    ResetSecret,
     Store,
     StoreAuthorization,
 )
@@ -62,79 +58,25 @@ __all__ = [
     "under_review_copies",
 ]
 
-T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-_JPEG = b"\xff\xd8\xff\xe0" + bytes(16)
+T0 = samples.T0
 
 
 def sample_account(account_id: str = "acc-1", seller_id: str = "seller-1") -> DeveloperAccount:
     """An activated developer account (agreement accepted, profile filled in)."""
-    owner = Actor.seller(seller_id)
-    account, _ = DeveloperAccount.register(
-        account_id,
-        seller_id=seller_id,
-        enterprise_id=f"ent-of-{seller_id}",
-        actor=owner,
-        now=T0,
-        verified_store_count=3,
-    )
-    account, _ = account.handle(AcceptAgreement("2024-01"), owner, T0)
-    profile = DeveloperProfile("Wei Zhang", EmailAddress(f"{seller_id}@example.com"))
-    account, _ = account.handle(SubmitProfile(profile), owner, T0)
-    return account
+    return samples.sample_account(account_id, seller_id)[0]
 
 
 def sample_application(
     account: DeveloperAccount, application_id: str = "appl-1"
 ) -> DeveloperApplication:
     """A Self developer application under review, with a JPEG business licence."""
-    applicant = Applicant(
-        name="Hangzhou Sunrise <Trading> & Co.",
-        country="CN",
-        is_enterprise=True,
-        is_aliexpress_seller=True,
-        email=EmailAddress("legal@sunrise.example.com"),
-    )
-    document = LicenseDocument.from_bytes(
-        _JPEG,
-        filename="licence.jpg",
-        kind=DocumentKind.BUSINESS_LICENSE,
-        country="CN",
-        registration_number="91350100M000100Y43",
-    )
-    application, _ = DeveloperApplication.submit(
-        application_id,
-        account=account,
-        developer_type=DeveloperType.SELF,
-        applicant=applicant,
-        document=document,
-        existing=(),
-        actor=Actor.seller(account.owner_id),
-        now=T0,
-    )
-    return application
+    return samples.sample_application(account, application_id)[0]
 
 
 def sample_app(account: DeveloperAccount, application: DeveloperApplication) -> App:
     """An app with a reset secret (24 h overlap) and one store authorization."""
     approved, _ = application.handle(Approve(), Actor.reviewer("rev-1"), T0)
-    owner = Actor.seller(account.owner_id)
-    app, _ = App.create(
-        "app-1",
-        account=account,
-        developer_type=approved.developer_type,
-        name="sunrise_sync",
-        applications=[approved],
-        existing_apps=[],
-        app_key=AppKey("30001234"),
-        secret=AppSecret("secret-app-1-0123456789abcdef"),
-        actor=owner,
-        now=T0,
-    )
-    renewed = AppSecret("renewed-app-1-0123456789abcdef")
-    app, _ = app.handle(ResetSecret(renewed, timedelta(hours=24)), owner, T0)
-    store = Store("store-1", account.owner_id, account.enterprise_id)
-    app, _ = app.handle(AuthorizeStore(store), owner, T0)
-    return app
+    return samples.sample_app(account, approved)[0]
 
 
 def under_review_copies(
