@@ -18,6 +18,7 @@ import random
 import signal
 import sqlite3
 import time
+import traceback
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -439,6 +440,7 @@ class Crash:
 
     database: Database
     exit_codes: list[int | None]
+    tracebacks: list[str]
     died_saving: list[bool]
     integrity: list[tuple[Any, ...]] | None
     write_after: str | None
@@ -465,8 +467,17 @@ class SavingFlag:
         self._flag.value = 0
 
 
-def _crash_worker(url: str, name: str, ready: Any, saving: Any) -> None:
-    """A child: set up its own account, then create and change apps as fast as it can, forever."""
+def _crash_worker(url: str, name: str, ready: Any, saving: Any, trace: str) -> None:
+    """A child that must only ever die by SIGKILL; any escaping error is written to ``trace``."""
+    try:
+        _crash_loop(url, name, ready, saving)
+    except BaseException:
+        Path(trace).write_text(traceback.format_exc(), encoding="utf-8")
+        raise
+
+
+def _crash_loop(url: str, name: str, ready: Any, saving: Any) -> None:
+    """Set up an account of its own, then create and change apps as fast as it can, forever."""
     repository = SavingFlag(open_repository(url), saving)
     service = OnboardingService(repository=repository, clock=FixedClock(RACE_NOW))
     seller = Actor.seller(f"crash-seller-{name}")
@@ -511,11 +522,12 @@ def _write_after(url: str) -> str | None:
 def crash(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Crash]:
-    with _fresh_database(request, tmp_path_factory.mktemp("crash")) as database:
-        yield _run_crash(database)
+    directory = tmp_path_factory.mktemp("crash")
+    with _fresh_database(request, directory) as database:
+        yield _run_crash(database, directory)
 
 
-def _run_crash(database: Database) -> Crash:
+def _run_crash(database: Database, directory: Path) -> Crash:
     """Rounds of writers killed after a random delay, at a moment one of them is saving."""
     rng = random.Random(7)
     exit_codes: list[int | None] = []
@@ -528,7 +540,8 @@ def _run_crash(database: Database) -> Crash:
         try:
             for writer, (ready, flag) in enumerate(zip(readies, flags, strict=True)):
                 name = f"{round_number}-{writer}"
-                processes.append(_spawn(_crash_worker, database.url, name, ready, flag))
+                trace = str(directory / f"writer-{name}.traceback")
+                processes.append(_spawn(_crash_worker, database.url, name, ready, flag, trace))
             for ready in readies:
                 ready.wait(PROCESS_TIMEOUT)
             time.sleep(rng.uniform(0.02, 0.1) * (round_number + 1))
@@ -548,7 +561,10 @@ def _run_crash(database: Database) -> Crash:
     apps = Counter(app.account_id for app in database.aggregates(App, "app"))
     print(f"\n{database.backend}: apps created per killed writer: {sorted(apps.values())};", end="")
     print(f" writers that died inside add/save: {sum(died_saving)} of {len(died_saving)}")
-    return Crash(database, exit_codes, died_saving, integrity, _write_after(database.url))
+    tracebacks = [path.read_text("utf-8") for path in sorted(directory.glob("*.traceback"))]
+    return Crash(
+        database, exit_codes, tracebacks, died_saving, integrity, _write_after(database.url)
+    )
 
 
 def test_some_writer_was_killed_inside_a_save(crash: Crash) -> None:
@@ -558,7 +574,8 @@ def test_some_writer_was_killed_inside_a_save(crash: Crash) -> None:
 
 def test_killed_writers_died_by_sigkill_mid_run(crash: Crash) -> None:
     """Each writer was still saving when SIGKILL arrived (it never stops on its own)."""
-    assert [-signal.SIGKILL] * KILL_ROUNDS * WRITERS_PER_ROUND == crash.exit_codes
+    expected = ([-signal.SIGKILL] * KILL_ROUNDS * WRITERS_PER_ROUND, [])
+    assert expected == (crash.exit_codes, crash.tracebacks)
 
 
 def test_killed_writers_leave_each_state_with_its_events(crash: Crash) -> None:

@@ -111,3 +111,25 @@ def test_service_runs_on_sqlite_across_threads(tmp_path: Path) -> None:
     assert [] == errors
     with pytest.raises(ConcurrencyConflictError):
         service.register_account(seller_id="seller-1", enterprise_id="e", actor=Actor.system())
+
+
+def test_many_openers_of_a_new_file_all_get_a_repository(tmp_path: Path) -> None:
+    """Several threads opening the same new file at once all succeed (the WAL switch waits)."""
+    failures: list[BaseException] = []
+
+    def open_and_read(path: Path, start: threading.Barrier) -> None:
+        start.wait()
+        try:
+            SQLiteRepository(path).pending_events()
+        except BaseException as error:  # collected, shown by the assert
+            failures.append(error)
+
+    for round_number in range(100):
+        start = threading.Barrier(4)
+        path = tmp_path / f"new-{round_number}.db"
+        threads = [threading.Thread(target=open_and_read, args=(path, start)) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert [] == failures

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -73,6 +74,27 @@ def _utc_text(value: datetime) -> str:
     return value.astimezone(UTC).isoformat()
 
 
+def _enable_wal(connection: sqlite3.Connection, *, deadline: float) -> None:
+    """Switch the file to WAL, waiting out other connections until ``deadline``.
+
+    Changing the journal mode needs an exclusive lock and SQLite does not always call the busy
+    handler for it: two processes opening a new file at once get "database is locked" at once.
+    So the switch is retried with a short back-off; a file already in WAL is left alone.
+    """
+    delay = 0.001
+    while True:
+        try:
+            if connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+                return
+            connection.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() >= deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
+
+
 class SQLiteRepository:
     """A `Repository` in one SQLite file, safe from several threads and processes.
 
@@ -100,7 +122,7 @@ class SQLiteRepository:
                     self.path, timeout=self._timeout, isolation_level=None, check_same_thread=True
                 )
                 connection.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
-                connection.execute("PRAGMA journal_mode = WAL")
+                _enable_wal(connection, deadline=time.monotonic() + self._timeout)
                 connection.execute("PRAGMA synchronous = NORMAL")
                 connection.execute("PRAGMA foreign_keys = ON")
             except sqlite3.Error as error:
