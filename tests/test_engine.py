@@ -39,7 +39,7 @@ from aliexpress_onboarding.domain.events import (
     ReviewEscalated,
     SecretReset,
 )
-from aliexpress_onboarding.domain.machine import StateMachine
+from aliexpress_onboarding.domain.machine import StateMachine, run
 from aliexpress_onboarding.domain.values import (
     AppKey,
     AppSecret,
@@ -577,6 +577,66 @@ class _S(enum.Enum):
     A = "a"
     B = "b"
     C = "c"
+
+
+def test_transition_result_is_what_a_validated_construction_gives() -> None:
+    """The engine copies aggregates without ``__init__``; the copy must equal a checked build.
+
+    Walks every aggregate through transitions that change fields of their own (profile,
+    decision, escalation, secret, authorizations) and rebuilds each result through ``__init__``
+    and every validator.
+    """
+    account = active_account()
+    application = submitted(account)
+    escalated, _ = application.handle(Escalate("ticket-1"), SYSTEM, hours(49))
+    decided, _ = escalated.handle(Reject("Licence unreadable"), REVIEWER, hours(50))
+    app = created_app()
+    reset, _ = app.handle(ResetSecret(NEW_SECRET, timedelta(hours=1)), OWNER, hours(3))
+    store = Store("store-1", "seller-1", "ent-1")
+    authorized, _ = reset.handle(AuthorizeStore(store), OWNER, hours(4))
+    results = [account, escalated, decided, reset, authorized]
+    assert results == [attrs.evolve(result) for result in results]
+    assert (ApplicationStatus.REJECTED, 3, hours(50), "ticket-1") == (
+        decided.status,
+        decided.version,
+        decided.updated_at,
+        decided.ticket_id,
+    )
+    assert (2, 3, store) == (reset.version, authorized.version, authorized.authorizations[0].store)
+
+
+def test_engine_refuses_to_copy_an_aggregate_without_slots() -> None:
+    """The engine's copier needs a slotted attrs class with status, version and updated_at."""
+
+    @attrs.frozen(slots=False)
+    class Loose:
+        id: str
+        owner_id: str
+        status: _S
+        version: int
+        updated_at: datetime
+
+    machine = StateMachine(
+        "Loose",
+        _S,
+        _S.A,
+        {"new": frozenset({Role.OWNER}), "go": frozenset({Role.OWNER})},
+        [(_S.A, "go", _S.B), (_S.B, "go", _S.C)],
+        creation="new",
+    )
+
+    @attrs.frozen
+    class Go:
+        name = "go"
+
+        def guard(self, loose: Loose, actor: Actor, now: datetime) -> tuple[()]:
+            return ()
+
+        def effect(self, loose: Loose, events: object) -> dict[str, object]:
+            return {}
+
+    with pytest.raises(DefinitionError, match="slotted"):
+        run(machine, Loose("x", "seller-1", _S.A, 1, T0), Go(), OWNER, T0)
 
 
 def test_definition_error_duplicate_edge() -> None:
