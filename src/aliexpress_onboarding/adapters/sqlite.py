@@ -220,7 +220,7 @@ class SQLiteRepository:
                 )
             except sqlite3.IntegrityError as error:
                 raise ConcurrencyConflictError(aggregate.id, 0, None) from error
-            self._finish(connection, name, aggregate, events)
+            self._finish(connection, name, aggregate, events, new=True)
 
     def save(
         self, aggregate: AggregateRoot, events: Sequence[Event], *, expected_version: int
@@ -248,7 +248,7 @@ class SQLiteRepository:
                 if row is None:
                     raise NotFoundError(name, aggregate.id)
                 raise ConcurrencyConflictError(aggregate.id, expected_version, row[0])
-            self._finish(connection, name, aggregate, events)
+            self._finish(connection, name, aggregate, events, new=False)
 
     def _finish(
         self,
@@ -256,19 +256,30 @@ class SQLiteRepository:
         name: str,
         aggregate: AggregateRoot,
         events: Sequence[Event],
+        *,
+        new: bool,
     ) -> None:
-        connection.execute(
-            "DELETE FROM unique_keys WHERE kind = ? AND id = ?", (name, aggregate.id)
-        )
+        """Write the aggregate's unique keys (when they changed) and its events."""
+        keys = sorted(aggregate.unique_keys())
+        key_of = (name, aggregate.id)
         try:
-            connection.executemany(
-                "INSERT INTO unique_keys (key, kind, id) VALUES (?, ?, ?)",
-                [(key, name, aggregate.id) for key in sorted(aggregate.unique_keys())],
-            )
-            connection.executemany(
-                "INSERT INTO outbox (event_id, aggregate_id, document) VALUES (?, ?, ?)",
-                [(e.event_id, e.aggregate_id, to_json(e)) for e in events],
-            )
+            if not new:  # keys seldom change: a read is cheaper than rewriting them
+                stored = connection.execute(
+                    "SELECT key FROM unique_keys WHERE kind = ? AND id = ? ORDER BY key", key_of
+                ).fetchall()
+                if [key for (key,) in stored] != keys:
+                    connection.execute("DELETE FROM unique_keys WHERE kind = ? AND id = ?", key_of)
+                    new = True
+            if new and keys:
+                connection.executemany(
+                    "INSERT INTO unique_keys (key, kind, id) VALUES (?, ?, ?)",
+                    [(key, *key_of) for key in keys],
+                )
+            if events:
+                connection.executemany(
+                    "INSERT INTO outbox (event_id, aggregate_id, document) VALUES (?, ?, ?)",
+                    [(e.event_id, e.aggregate_id, to_json(e)) for e in events],
+                )
         except sqlite3.IntegrityError as error:
             raise ConcurrencyConflictError(aggregate.id, aggregate.version - 1, None) from error
 
@@ -313,8 +324,12 @@ class SQLiteRepository:
         return event
 
     def _update_outbox(self, sql: str, parameters: Sequence[Any]) -> None:
-        with self._write() as connection:
-            connection.execute(sql, parameters)
+        # One statement: outside BEGIN it is its own atomic transaction, and it takes the write
+        # lock as it starts (waiting up to busy_timeout), so it needs no BEGIN IMMEDIATE.
+        try:
+            self._connection().execute(sql, parameters)
+        except sqlite3.Error as error:
+            raise StorageError(f"outbox update failed on {self.path!r}: {error}") from error
 
     def mark_delivered(self, sequence: int) -> None:
         """Mark an outbox entry delivered (kept, with its time, for audit)."""
