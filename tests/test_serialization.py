@@ -96,6 +96,44 @@ def test_wrong_types_are_refused_not_coerced(field: str, value: object) -> None:
     assert any(p.startswith(f"$.data.{field}:") for p in caught.value.problems)
 
 
+def _approved_app() -> tuple[DeveloperApplication, App]:
+    account, _ = sample_account()
+    approved, _ = sample_application(account)[0].handle(Approve(), Actor.reviewer("r"), T0)
+    return approved, sample_app(account, approved)[0]
+
+
+@pytest.mark.parametrize(
+    ("kind", "field", "value"),
+    [
+        ("account", "version", 0),
+        ("account", "version", -7),
+        ("account", "agreement_version", ""),
+        ("account", "agreement_accepted_at", "2026-03-02T09:00:00"),  # naive
+        ("application", "version", 0),
+        ("application", "owner_id", ""),
+        ("application", "account_id", "x" * 129),
+        ("application", "reviewer_id", "rev\n1"),
+        ("application", "decided_at", "2026-03-02T09:00:00"),
+        ("app", "version", -1),
+        ("app", "owner_id", ""),
+        ("app", "enterprise_id", ""),
+        ("app", "store_limit", -1),
+        ("app", "store_limit", 10_001),
+    ],
+)
+def test_stored_aggregate_fields_obey_the_constructor_rules(
+    kind: str, field: str, value: object
+) -> None:
+    """A document cannot hold what the aggregate's constructor would refuse; the path says where."""
+    approved, app = _approved_app()
+    aggregate = {"account": sample_account()[0], "application": approved, "app": app}[kind]
+    document = to_dict(aggregate, include_secrets=True)
+    document["data"][field] = value
+    with pytest.raises(InvalidRecordError) as caught:
+        from_dict(document)
+    assert [f"$.data.{field}"] == [p.split(":")[0] for p in caught.value.problems]
+
+
 def test_string_is_not_a_list_of_letters() -> None:
     """A string where a list belongs is refused."""
     account, _ = sample_account()

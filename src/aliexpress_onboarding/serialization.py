@@ -19,6 +19,8 @@ import re
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
+import attrs
+
 from .domain.account import DeveloperAccount, DeveloperProfile
 from .domain.actors import Actor
 from .domain.app import App, Store, StoreAuthorization
@@ -286,6 +288,7 @@ def _structure(data: object, target: type[Any]) -> Any:
     try:
         return _converter(True).structure(data, target)
     except BaseValidationError as error:
+        _name_refused_fields(error)
         problems = [
             f"{path}: {message}"
             for message, _, path in (
@@ -298,6 +301,28 @@ def _structure(data: object, target: type[Any]) -> Any:
         raise InvalidRecordError("$.data", target.__name__, [f"$.data: {error}"]) from None
     except (TypeError, ValueError, KeyError, AttributeError) as error:
         raise InvalidRecordError("$.data", target.__name__, [f"$.data: {error}"]) from None
+
+
+def _name_refused_fields(error: Exception) -> None:
+    """Give a field validator's refusal the path of its field.
+
+    cattrs notes the attribute of an error raised while structuring that attribute, but a
+    validator runs afterwards, in ``__init__``, so its error would be reported at the object's
+    path. Our validators raise `ValidationError` naming the field: note it the way cattrs does.
+    """
+    from cattrs.errors import AttributeValidationNote, BaseValidationError
+
+    if not isinstance(error, BaseValidationError):
+        return
+    fields = (
+        {field.name: field.type for field in attrs.fields(error.cl)} if attrs.has(error.cl) else {}
+    )
+    for inner in error.exceptions:
+        notes = getattr(inner, "__notes__", [])
+        if isinstance(inner, ValidationError) and inner.field in fields and not notes:
+            note = f"Structuring class {error.cl.__name__} @ attribute {inner.field}"
+            inner.add_note(AttributeValidationNote(note, inner.field, fields[inner.field]))
+        _name_refused_fields(inner)
 
 
 def to_json(obj: object, *, include_secrets: bool = False) -> str:

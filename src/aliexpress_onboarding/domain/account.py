@@ -22,8 +22,16 @@ from .events import (
     Event,
     ProfileSubmitted,
 )
-from .machine import EventRecorder, StateMachine, require_aware, run
-from .values import EmailAddress, text_field
+from .machine import (
+    EventRecorder,
+    StateMachine,
+    aware,
+    optional_aware,
+    require_aware,
+    run,
+    version,
+)
+from .values import EmailAddress, optional_text, text_field
 
 __all__ = [
     "AcceptAgreement",
@@ -79,13 +87,13 @@ class DeveloperAccount:
     id: str = attrs.field(validator=text_field(128))
     owner_id: str = attrs.field(validator=text_field(128))
     enterprise_id: str = attrs.field(validator=text_field(128))
-    created_at: datetime
-    updated_at: datetime
+    created_at: datetime = attrs.field(validator=aware)
+    updated_at: datetime = attrs.field(validator=aware)
     verified_store_count: int = attrs.field(default=1, validator=_count)
     status: AccountStatus = AccountStatus.PENDING_AGREEMENT
-    version: int = 1
-    agreement_version: str | None = None
-    agreement_accepted_at: datetime | None = None
+    version: int = attrs.field(default=1, validator=version)
+    agreement_version: str | None = attrs.field(default=None, validator=optional_text(64))
+    agreement_accepted_at: datetime | None = attrs.field(default=None, validator=optional_aware)
     profile: DeveloperProfile | None = None
 
     machine: ClassVar[StateMachine[AccountStatus]]

@@ -26,7 +26,15 @@ from .events import (
     StoreAuthorizationRevoked,
     StoreAuthorized,
 )
-from .machine import EventRecorder, StateMachine, require_aware, run
+from .machine import (
+    EventRecorder,
+    StateMachine,
+    aware,
+    optional_aware,
+    require_aware,
+    run,
+    version,
+)
 from .values import AppKey, AppName, AppSecret, DeveloperType, text_field
 
 __all__ = [
@@ -81,6 +89,11 @@ NOT_OWNER_OR_STORE_SELLER = Problem(
 )
 
 
+def _store_limit(_: object, attribute: attrs.Attribute[int | None], value: object) -> None:
+    if value is not None and (type(value) is not int or not 0 <= value <= 10_000):
+        raise ValidationError(attribute.name, value, "must be None or a whole number to 10000")
+
+
 @attrs.frozen
 class Store:
     """A seller's store, as the authorizing seller presents it."""
@@ -95,7 +108,7 @@ class StoreAuthorization:
     """A store's standing authorization of an app."""
 
     store: Store
-    authorized_at: datetime
+    authorized_at: datetime = attrs.field(validator=aware)
 
 
 @attrs.frozen
@@ -112,20 +125,22 @@ class App:
     """
 
     id: str = attrs.field(validator=text_field(128))
-    owner_id: str
-    account_id: str
-    enterprise_id: str
+    owner_id: str = attrs.field(validator=text_field(128))
+    account_id: str = attrs.field(validator=text_field(128))
+    enterprise_id: str = attrs.field(validator=text_field(128))
     developer_type: DeveloperType
     name: AppName
     app_key: AppKey
     secret: AppSecret
-    created_at: datetime
-    updated_at: datetime
-    store_limit: int | None = None
+    created_at: datetime = attrs.field(validator=aware)
+    updated_at: datetime = attrs.field(validator=aware)
+    store_limit: int | None = attrs.field(default=None, validator=_store_limit)
     status: AppStatus = AppStatus.ACTIVE
-    version: int = 1
+    version: int = attrs.field(default=1, validator=version)
     previous_secret: AppSecret | None = None
-    previous_secret_valid_until: datetime | None = None
+    previous_secret_valid_until: datetime | None = attrs.field(
+        default=None, validator=optional_aware
+    )
     authorizations: tuple[StoreAuthorization, ...] = ()
 
     machine: ClassVar[StateMachine[AppStatus]]

@@ -25,9 +25,17 @@ from .events import (
     Event,
     ReviewEscalated,
 )
-from .machine import EventRecorder, StateMachine, require_aware, run
+from .machine import (
+    EventRecorder,
+    StateMachine,
+    aware,
+    optional_aware,
+    require_aware,
+    run,
+    version,
+)
 from .review import ReviewPolicy
-from .values import DeveloperType, LicenseDocument, text_field
+from .values import DeveloperType, LicenseDocument, optional_text, text_field
 
 __all__ = [
     "Approve",
@@ -88,20 +96,20 @@ class DeveloperApplication:
     """
 
     id: str = attrs.field(validator=text_field(128))
-    owner_id: str
-    account_id: str
+    owner_id: str = attrs.field(validator=text_field(128))
+    account_id: str = attrs.field(validator=text_field(128))
     developer_type: DeveloperType
     applicant: Applicant
     document: LicenseDocument
-    submitted_at: datetime
-    updated_at: datetime
+    submitted_at: datetime = attrs.field(validator=aware)
+    updated_at: datetime = attrs.field(validator=aware)
     status: ApplicationStatus = ApplicationStatus.UNDER_REVIEW
-    version: int = 1
-    reviewer_id: str | None = None
-    decided_at: datetime | None = None
-    rejection_reason: str | None = None
-    ticket_id: str | None = None
-    escalated_at: datetime | None = None
+    version: int = attrs.field(default=1, validator=version)
+    reviewer_id: str | None = attrs.field(default=None, validator=optional_text(128))
+    decided_at: datetime | None = attrs.field(default=None, validator=optional_aware)
+    rejection_reason: str | None = attrs.field(default=None, validator=optional_text(1000))
+    ticket_id: str | None = attrs.field(default=None, validator=optional_text(128))
+    escalated_at: datetime | None = attrs.field(default=None, validator=optional_aware)
 
     machine: ClassVar[StateMachine[ApplicationStatus]]
 

@@ -27,12 +27,23 @@ from ..errors import (
     PermissionDeniedError,
     RuleViolationError,
     TransitionNotAllowedError,
+    ValidationError,
 )
 from .actors import Actor, Role
 from .eligibility import Problem
 from .events import Event
 
-__all__ = ["Aggregate", "Command", "EventRecorder", "StateMachine", "require_aware", "run"]
+__all__ = [
+    "Aggregate",
+    "Command",
+    "EventRecorder",
+    "StateMachine",
+    "aware",
+    "optional_aware",
+    "require_aware",
+    "run",
+    "version",
+]
 
 S = TypeVar("S", bound=enum.Enum)
 A = TypeVar("A", bound="Aggregate")
@@ -97,6 +108,23 @@ def require_aware(field: str, value: object) -> datetime:
         return value.astimezone(UTC)
     except (OverflowError, ValueError):
         raise InvalidDateTimeError(field, value, "is outside the years 1 to 9999 in UTC") from None
+
+
+def aware(_: object, attribute: attrs.Attribute[datetime], value: object) -> None:
+    """An attrs validator: the field holds a timezone-aware datetime (see `require_aware`)."""
+    require_aware(attribute.name, value)
+
+
+def optional_aware(_: object, attribute: attrs.Attribute[datetime | None], value: object) -> None:
+    """An attrs validator: the field holds ``None`` or a timezone-aware datetime."""
+    if value is not None:
+        require_aware(attribute.name, value)
+
+
+def version(_: object, attribute: attrs.Attribute[int], value: object) -> None:
+    """An attrs validator: an aggregate's version is a whole number from 1 (bumped by `run`)."""
+    if type(value) is not int or value < 1:
+        raise ValidationError(attribute.name, value, "must be a whole number from 1")
 
 
 @attrs.frozen

@@ -66,6 +66,16 @@ def text_field(max_length: int = 200) -> Any:
     return validate
 
 
+def optional_text(max_length: int = 200) -> Any:
+    """An attrs validator for ``None`` or 1 to ``max_length`` printable characters."""
+
+    def validate(_: object, attribute: attrs.Attribute[str | None], value: object) -> None:
+        if value is not None:
+            check_text(attribute.name, value, max_length=max_length)
+
+    return validate
+
+
 # --------------------------------------------------------------------------- app names
 
 APP_NAME_MAX_LENGTH: Final = 30
