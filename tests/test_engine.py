@@ -560,6 +560,20 @@ def test_naive_datetimes_are_refused() -> None:
         submitted().handle(Approve(), REVIEWER, datetime(2026, 3, 2, 10, 0))
 
 
+@pytest.mark.parametrize("command", ["accept_agreement", None, 7])
+def test_handle_refuses_what_is_not_a_command(command: object) -> None:
+    """Text, None or a number is a ValidationError naming ``command`` (not AttributeError)."""
+    with pytest.raises(ValidationError) as caught:
+        active_account().handle(command, OWNER, T0)  # type: ignore[arg-type]
+    assert "command" == caught.value.field
+
+
+def test_another_aggregates_command_is_not_allowed() -> None:
+    """An application's command is allowed in no state of an account."""
+    with pytest.raises(TransitionNotAllowedError):
+        active_account().handle(Approve(), OWNER, T0)  # type: ignore[arg-type]
+
+
 def test_transition_never_mutates_its_input() -> None:
     """The aggregate passed in is unchanged after success and after refusal."""
     before = submitted()

@@ -159,6 +159,31 @@ def test_unknown_ids_raise_not_found() -> None:
         service.approve("appl-missing", actor=REVIEWER)
 
 
+@pytest.mark.parametrize(
+    ("field", "call"),
+    [
+        ("application_id", lambda s: s.approve(["appl-1"], actor=REVIEWER)),
+        ("application_id", lambda s: s.approve(None, actor=REVIEWER)),
+        ("account_id", lambda s: s.accept_agreement(7, "2024-01", actor=OWNER)),
+        ("app_id", lambda s: s.reset_secret(b"app-1", actor=OWNER)),
+        ("aggregate_id", lambda s: s.timeline(5)),
+        ("limit", lambda s: s.dispatch_pending("5")),
+        ("limit", lambda s: s.dispatch_pending(0)),
+        ("actor", lambda s: s.escalate_overdue(actor="system")),
+    ],
+)
+def test_wrong_types_at_the_service_boundary_are_validation_errors(
+    field: str, call: object
+) -> None:
+    """Ids, limits and actors of the wrong type are refused by name, before the store is read."""
+    service, _ = make_service()
+    onboard(service)
+    stored = service.repository.events()
+    with pytest.raises(ValidationError) as caught:
+        call(service)  # type: ignore[operator]
+    assert (field, stored) == (caught.value.field, service.repository.events())
+
+
 def test_failing_notifier_never_fails_the_command() -> None:
     """The command succeeds; its events wait in the outbox."""
     service, _ = make_service(notifier=FlakyNotifier())

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
@@ -28,13 +28,14 @@ from .domain.eligibility import Applicant
 from .domain.events import Event
 from .domain.records import Timeline
 from .domain.review import ReviewPolicy
-from .domain.values import AppName, DeveloperType, LicenseDocument
+from .domain.values import AppName, DeveloperType, LicenseDocument, check_text
 from .errors import ConcurrencyConflictError, ValidationError
 from .ports import AggregateRoot, Clock, CredentialIssuer, Notifier, Repository
 
 __all__ = ["DispatchReport", "OnboardingService", "open_repository"]
 
 logger = logging.getLogger("aliexpress_onboarding.service")
+A = TypeVar("A", DeveloperAccount, DeveloperApplication, App)
 
 
 @attrs.frozen
@@ -122,6 +123,10 @@ class OnboardingService:
         if self.auto_dispatch:
             self.dispatch_pending()
 
+    def _load(self, kind: type[A], aggregate_id: object, field: str) -> A:
+        """The stored aggregate; an id that is not text is refused before the store sees it."""
+        return self.repository.get(kind, check_text(field, aggregate_id, max_length=128))
+
     def _created(self, aggregate: AggregateRoot, events: Sequence[Event]) -> None:
         self.repository.add(aggregate, events)
         self._dispatch()
@@ -191,7 +196,7 @@ class OnboardingService:
     def _handle_account(
         self, account_id: str, command: AcceptAgreement | SubmitProfile, actor: Actor
     ) -> DeveloperAccount:
-        account = self.repository.get(DeveloperAccount, account_id)
+        account = self._load(DeveloperAccount, account_id, "account_id")
         changed, events = account.handle(command, actor, self.clock.now())
         self._changed(account, changed, events)
         return changed
@@ -216,7 +221,7 @@ class OnboardingService:
             NotEligibleError: the applicant does not meet the type's requirements.
             ConcurrencyConflictError: a concurrent application of the same type won.
         """
-        account = self.repository.get(DeveloperAccount, account_id)
+        account = self._load(DeveloperAccount, account_id, "account_id")
         application, events = DeveloperApplication.submit(
             self.credentials.new_id("appl"),
             account=account,
@@ -256,7 +261,7 @@ class OnboardingService:
     def _handle_application(
         self, application_id: str, command: Approve | Reject | Escalate, actor: Actor
     ) -> DeveloperApplication:
-        application = self.repository.get(DeveloperApplication, application_id)
+        application = self._load(DeveloperApplication, application_id, "application_id")
         changed, events = application.handle(command, actor, self.clock.now())
         self._changed(application, changed, events)
         return changed
@@ -270,7 +275,10 @@ class OnboardingService:
         Returns:
             The applications this call escalated.
         """
-        actor = actor or Actor.system("escalation")
+        if actor is None:
+            actor = Actor.system("escalation")
+        elif not isinstance(actor, Actor):
+            raise ValidationError("actor", actor, "must be an Actor (or None for the system)")
         now = self.clock.now()
         escalated = []
         for application in self.repository.open_applications():
@@ -308,7 +316,7 @@ class OnboardingService:
             InvalidAppNameError: the name breaks the platform's rule.
             ConcurrencyConflictError: a concurrent creation took the name.
         """
-        account = self.repository.get(DeveloperAccount, account_id)
+        account = self._load(DeveloperAccount, account_id, "account_id")
         app, events = App.create(
             self.credentials.new_id("app"),
             account=account,
@@ -387,13 +395,15 @@ class OnboardingService:
         command: ResetSecret | AuthorizeStore | RevokeStore | Suspend | Resume,
         actor: Actor,
     ) -> App:
-        app = self.repository.get(App, app_id)
+        app = self._load(App, app_id, "app_id")
         changed, events = app.handle(command, actor, self.clock.now())
         self._changed(app, changed, events)
         return changed
 
     def timeline(self, aggregate_id: str | None = None) -> Timeline:
         """The stored events (of one aggregate, when given), oldest first; shows as a table."""
+        if aggregate_id is not None:
+            check_text("aggregate_id", aggregate_id, max_length=128)
         return Timeline(self.repository.events(aggregate_id))
 
     # ------------------------------------------------------------------ outbox
@@ -408,6 +418,8 @@ class OnboardingService:
         Returns:
             Counts of delivered, failed and deferred events.
         """
+        if type(limit) is not int or limit < 1:
+            raise ValidationError("limit", limit, "must be a whole number from 1")
         now = self.clock.now()
         blocked: set[str] = set()
         delivered = failed = deferred = 0

@@ -382,17 +382,23 @@ def run(
 
     Raises:
         InvalidDateTimeError: ``now`` is naive.
+        ValidationError: ``command`` is not a command (no name, guard and effect).
         PermissionDeniedError: the actor may not run the command.
         TransitionNotAllowedError: the command is not allowed in the current state.
         RuleViolationError: a guard found problems (or what ``refuse`` builds from them).
     """
     now = require_aware("now", now)
-    target = machine.check(aggregate, command.name, actor)
-    problems = command.guard(aggregate, actor, now)
+    try:
+        name, guard, effect = command.name, command.guard, command.effect
+    except AttributeError:
+        rule = f"must be a {machine.name} command, one of {sorted(machine.commands)}"
+        raise ValidationError("command", command, rule) from None
+    target = machine.check(aggregate, name, actor)
+    problems = guard(aggregate, actor, now)
     if problems:
-        raise refuse(command.name, problems)
+        raise refuse(name, problems)
     version = aggregate.version + 1
     recorder = EventRecorder(aggregate.id, version, now, actor)
-    changes = command.effect(aggregate, recorder)
+    changes = effect(aggregate, recorder)
     new: A = _copier(type(aggregate))(aggregate, changes, target, version, now)
     return new, tuple(recorder.events)
