@@ -116,6 +116,8 @@ class Audit:
             json.dumps(to_dict(aggregate)),
             repr(to_records([aggregate])),
             aggregate._repr_html_(),
+            repr(attrs.asdict(aggregate)),  # attrs' own generic serialisation
+            repr(attrs.astuple(aggregate)),
         )
 
     def event(self, event: Event) -> None:
@@ -126,6 +128,7 @@ class Audit:
             to_json(event),
             json.dumps(to_dict(event)),
             repr(to_records([event])),
+            repr(attrs.asdict(event)),
         )
 
     def error(self, error: BaseException) -> None:

@@ -652,14 +652,29 @@ def _check_secret(_: object, __: object, value: Any) -> None:
         )
 
 
-@attrs.frozen(eq=False, repr=False)
 class AppSecret:
     """An app's secret. It never shows itself: ``repr``, ``str`` and errors print a mask.
 
-    Compare with `matches` (constant time); read the value only with `reveal`.
+    Compare with `matches` (constant time); read the value only with `reveal`. Immutable and
+    deliberately not an attrs class, so that ``attrs.asdict(app)`` keeps the (masked) object
+    instead of walking into it and copying the value out.
     """
 
-    _value: str = attrs.field(validator=_check_secret, alias="value")
+    __slots__ = ("_value",)
+    _value: str
+
+    def __init__(self, value: str) -> None:
+        _check_secret(None, None, value)
+        object.__setattr__(self, "_value", value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise attrs.exceptions.FrozenInstanceError
+
+    def __delattr__(self, name: str) -> None:
+        raise attrs.exceptions.FrozenInstanceError
+
+    def __reduce__(self) -> tuple[type[AppSecret], tuple[str]]:
+        return (AppSecret, (self._value,))  # copy and pickle rebuild through the validator
 
     def __repr__(self) -> str:
         return f"AppSecret('{REDACTED}')"
