@@ -340,6 +340,22 @@ def test_smtp_messages_have_date_and_message_id(smtp_server: Server) -> None:
     )
 
 
+def test_an_event_sent_twice_arrives_with_one_message_id(smtp_server: Server) -> None:
+    """Delivery is at-least-once: a retried event's e-mail keeps its Message-ID, so mail
+    systems can recognise the copy; another event gets another id."""
+    notifier = EmailNotifier(sender_for(smtp_server, security="none"), lambda _: DEVELOPER)
+    approved = event(ApplicationApproved)
+    notifier.notify(approved)
+    notifier.notify(approved)
+    notifier.notify(attrs.evolve(approved, event_id="x:3:0"))
+    first, again, other = (str(m["Message-ID"]) for m in smtp_server.inbox.messages())
+    assert (True, False, True) == (
+        first == again,
+        first == other,
+        other.endswith("@platform.example.com>"),
+    )
+
+
 def test_starttls_refused_by_the_server_is_a_delivery_error(smtp_server: Server) -> None:
     """security='starttls' never falls back to clear text when the server offers no STARTTLS."""
     with pytest.raises(EmailDeliveryError) as caught:

@@ -11,6 +11,7 @@ rejection reason goes in the body only), so no user text can inject a header.
 
 from __future__ import annotations
 
+import hashlib
 import smtplib
 import ssl
 from collections.abc import Callable
@@ -41,7 +42,7 @@ from ..domain.events import (
     StoreAuthorizationRevoked,
     StoreAuthorized,
 )
-from ..domain.values import EmailAddress, text_field
+from ..domain.values import EmailAddress, optional_text, text_field
 from ..errors import EmailDeliveryError, ValidationError
 from ..ports import Repository
 
@@ -80,6 +81,9 @@ class Email:
         subject: one line of 1 to 200 printable characters (no CR or LF, so no header
             injection).
         body: the plain-text body.
+        key: a stable id of what the e-mail is about (`EmailNotifier` uses the event id), or
+            ``None``. `SMTPEmailSender` derives the Message-ID from it, so a message sent again
+            after a retry is recognisably the same message and mail systems can drop the copy.
 
     Raises:
         ValidationError: naming the field that was refused.
@@ -88,6 +92,7 @@ class Email:
     to: EmailAddress = attrs.field(validator=_check_address)
     subject: str = attrs.field(validator=text_field(200))
     body: str = attrs.field(validator=_check_body)
+    key: str | None = attrs.field(default=None, validator=optional_text(200))
 
 
 # --------------------------------------------------------------------------- senders
@@ -206,7 +211,12 @@ class SMTPEmailSender:
         message["Subject"] = email.subject
         message["Date"] = formatdate(usegmt=True)
         # The sender's domain, not socket.getfqdn(), which may wait on DNS.
-        message["Message-ID"] = make_msgid(domain=str(self.sender).rpartition("@")[2])
+        domain = str(self.sender).rpartition("@")[2]
+        if email.key is None:
+            message["Message-ID"] = make_msgid(domain=domain)
+        else:  # the same key, the same id: a retried send is a duplicate, not a new message
+            digest = hashlib.sha256(email.key.encode("utf-8")).hexdigest()[:40]
+            message["Message-ID"] = f"<{digest}@{domain}>"
         message.set_content(email.body)
         return message
 
@@ -321,7 +331,7 @@ class EmailNotifier:
             return
         topic, paragraphs = composed
         body = "\n\n".join(["Hello,", *paragraphs]) + "\n"
-        self.sender.send(Email(to, _SUBJECT_PREFIX + topic, body))
+        self.sender.send(Email(to, _SUBJECT_PREFIX + topic, body, key=event.event_id))
 
 
 _ACCOUNT_EVENTS: Final = (AccountRegistered, AgreementAccepted, ProfileSubmitted, AccountActivated)
