@@ -44,7 +44,7 @@ ENGINE_STEPS = (
     ("command.guard (is_overdue on escalate)", "workflows.py", "guard"),
     ("EventRecorder(...)", "domain/machine.py", "__init__"),
     ("command.effect", "workflows.py", "effect"),
-    ("the new aggregate: machine._evolve", "domain/machine.py", "_evolve"),
+    ("the new aggregate: the generated copy", "generated copy Ticket>", "copy"),
     ("the new aggregate: attrs.evolve (older engine)", "attr/_make.py", "evolve"),
     ("Ticket.__init__ + validators (inside attrs.evolve)", "workflows.Ticket>", "__init__"),
 )
@@ -114,9 +114,12 @@ def engine(case: Case, settings: Settings) -> list[Explanation]:
         ("command.guard", lambda: approve.guard(ticket, reviewer, now)),
         ("EventRecorder(...)", lambda: EventRecorder(ticket.id, 2, now, reviewer)),
     ]
-    evolve = getattr(machine_module, "_evolve", None)  # the library's own copy, where it has one
-    if callable(evolve):
-        parts.append(("machine._evolve: the new aggregate", lambda: evolve(ticket, changes)))
+    copier = getattr(machine_module, "_copier", None)  # the library's own copy, where it has one
+    if callable(copier):
+        copy = copier(type(ticket))
+        parts.append(
+            ("the new aggregate: the generated copy", lambda: copy(ticket, {}, approved, 2, now))
+        )
     parts += [
         (
             "for comparison: attrs.evolve(status, version, updated_at)",

@@ -619,6 +619,40 @@ def test_transition_result_is_what_a_validated_construction_gives() -> None:
     assert (2, 3, store) == (reset.version, authorized.version, authorized.authorizations[0].store)
 
 
+_TINY = StateMachine(
+    "Tiny",
+    _S,
+    _S.A,
+    {"new": frozenset({Role.OWNER}), "go": frozenset({Role.OWNER})},
+    [(_S.A, "go", _S.B), (_S.B, "go", _S.C)],
+    creation="new",
+)
+
+
+@attrs.frozen
+class _Go:
+    """A command whose effect returns the given field changes."""
+
+    changes: dict[str, object] = attrs.Factory(dict)
+    name = "go"
+
+    def guard(self, aggregate: object, actor: Actor, now: datetime) -> tuple[()]:
+        return ()
+
+    def effect(self, aggregate: object, events: object) -> dict[str, object]:
+        return self.changes
+
+
+@attrs.frozen
+class _Tiny:
+    id: str
+    owner_id: str
+    status: _S
+    version: int
+    updated_at: datetime
+    note: str = ""
+
+
 def test_engine_refuses_to_copy_an_aggregate_without_slots() -> None:
     """The engine's copier needs a slotted attrs class with status, version and updated_at."""
 
@@ -630,27 +664,23 @@ def test_engine_refuses_to_copy_an_aggregate_without_slots() -> None:
         version: int
         updated_at: datetime
 
-    machine = StateMachine(
-        "Loose",
-        _S,
-        _S.A,
-        {"new": frozenset({Role.OWNER}), "go": frozenset({Role.OWNER})},
-        [(_S.A, "go", _S.B), (_S.B, "go", _S.C)],
-        creation="new",
-    )
-
-    @attrs.frozen
-    class Go:
-        name = "go"
-
-        def guard(self, loose: Loose, actor: Actor, now: datetime) -> tuple[()]:
-            return ()
-
-        def effect(self, loose: Loose, events: object) -> dict[str, object]:
-            return {}
-
     with pytest.raises(DefinitionError, match="slotted"):
-        run(machine, Loose("x", "seller-1", _S.A, 1, T0), Go(), OWNER, T0)
+        run(_TINY, Loose("x", "seller-1", _S.A, 1, T0), _Go(), OWNER, T0)
+
+
+@pytest.mark.parametrize(
+    "changes", [{"status": _S.C}, {"version": 99}, {"updated_at": hours(9)}, {"nope": 1}]
+)
+def test_an_effect_cannot_change_engine_fields_or_unknown_ones(changes: dict[str, object]) -> None:
+    """State, version and time move only by the table; an effect naming them is a bug."""
+    with pytest.raises(DefinitionError, match="may not change"):
+        run(_TINY, _Tiny("x", "seller-1", _S.A, 1, T0), _Go(changes), OWNER, hours(1))
+
+
+def test_an_effect_changes_its_own_fields_and_the_engine_the_rest() -> None:
+    """The effect's fields change; status, version and time come from the engine."""
+    moved, _ = run(_TINY, _Tiny("x", "seller-1", _S.A, 1, T0), _Go({"note": "hi"}), OWNER, hours(1))
+    assert _Tiny("x", "seller-1", _S.B, 2, hours(1), "hi") == moved
 
 
 def test_definition_error_duplicate_edge() -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import enum
 import functools
+import keyword
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Generic, Protocol, TypeVar
@@ -323,47 +324,57 @@ def _copier(cls: type[Any]) -> _Copier:
     """Build, once per aggregate class, a function that copies an instance with changes.
 
     ``copy(aggregate, changes, status, version, updated_at)`` makes a new instance without
-    calling ``__init__``: the unchanged fields are already valid, the engine's three are set
-    by the engine, and the changed values come from a command whose fields were validated when
-    it was built. Re-running every validator (`attrs.evolve`) was two thirds of a transition's
-    cost, and a generic loop over the fields half of what was left; the generated code sets
-    each slot through its descriptor, the way attrs itself generates ``__init__``.
+    calling ``__init__``: the unchanged fields are already valid, the changed values come from
+    a command whose fields were validated when it was built, and the engine's three fields are
+    set last, so an effect can never move the state or the version past the table. Re-running
+    every validator (`attrs.evolve`) was two thirds of a transition's cost, and a generic loop
+    over the fields half of what was left; the generated code sets each slot through its
+    descriptor, the way attrs itself generates ``__init__``.
+
+    Raises:
+        DefinitionError: ``cls`` is not a slotted attrs class with the engine's fields, or
+            (when called) an effect changes a field the class does not have or an engine field.
     """
     names = [field.name for field in attrs.fields(cls)]
     missing = [name for name in _ENGINE_FIELDS if name not in names]
     if missing:
         raise DefinitionError(f"{cls.__name__} has no {', '.join(missing)} field")
+    if not all(name.isidentifier() and not keyword.iskeyword(name) for name in names):
+        raise DefinitionError(f"{cls.__name__} has a field that is not a Python identifier")
     slots: dict[str, Any] = {name: getattr(cls, name, None) for name in names}
     if "__dict__" in dir(cls) or not all(hasattr(slot, "__set__") for slot in slots.values()):
         raise DefinitionError(f"{cls.__name__} must be a slotted attrs class (attrs.frozen)")
-    setters = {name: slot.__set__ for name, slot in slots.items()}
-    namespace: dict[str, Any] = {"new": object.__new__, "cls": cls, "setters": setters}
+    changeable = {n: slot.__set__ for n, slot in slots.items() if n not in _ENGINE_FIELDS}
+
+    def refuse(name: str) -> None:
+        raise DefinitionError(f"an effect may not change {cls.__name__}.{name}")
+
+    namespace: dict[str, Any] = {
+        "new": object.__new__,
+        "cls": cls,
+        "changeable": changeable,
+        "refuse": refuse,
+    }
     lines = ["def copy(aggregate, changes, status, version, updated_at):", "    n = new(cls)"]
     for index, name in enumerate(names):
-        namespace[f"set{index}"] = setters[name]
-        value = name if name in _ENGINE_FIELDS else f"aggregate.{name}"
-        lines.append(f"    set{index}(n, {value})")
+        namespace[f"set{index}"] = slots[name].__set__
+        if name not in _ENGINE_FIELDS:
+            lines.append(f"    set{index}(n, aggregate.{name})")
     lines += [
         "    for name in changes:",
-        "        setters[name](n, changes[name])",
-        "    return n",
+        "        setter = changeable.get(name)",
+        "        if setter is None:",
+        "            refuse(name)",
+        "        setter(n, changes[name])",
     ]
-    exec("\n".join(lines), namespace)  # code built from the class's own field names only
+    for index, name in enumerate(names):
+        if name in _ENGINE_FIELDS:
+            lines.append(f"    set{index}(n, {name})")
+    lines.append("    return n")
+    source = "\n".join(lines)  # built from the class's own (checked) field names only
+    exec(compile(source, f"<generated copy {cls.__qualname__}>", "exec"), namespace)
     copy: _Copier = namespace["copy"]
     return copy
-
-
-def _evolve(aggregate: A, changes: Mapping[str, Any]) -> A:
-    """A copy of ``aggregate`` with ``changes`` (any fields), without re-running validators."""
-    copy = _copier(type(aggregate))
-    new: A = copy(
-        aggregate,
-        changes,
-        aggregate.status,
-        aggregate.version,
-        aggregate.updated_at,  # type: ignore[attr-defined]
-    )
-    return new
 
 
 def run(
