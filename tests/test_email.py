@@ -356,6 +356,16 @@ def test_an_event_sent_twice_arrives_with_one_message_id(smtp_server: Server) ->
     )
 
 
+def test_one_event_to_two_recipients_makes_two_messages(smtp_server: Server) -> None:
+    """The Message-ID is per sender, recipient and event: two recipients never collide."""
+    sender = sender_for(smtp_server, security="none")
+    approved = event(ApplicationApproved)
+    EmailNotifier(sender, lambda _: DEVELOPER).notify(approved)
+    EmailNotifier(sender, lambda _: EmailAddress("other@example.com")).notify(approved)
+    first, second = (str(m["Message-ID"]) for m in smtp_server.inbox.messages())
+    assert first != second
+
+
 def test_starttls_refused_by_the_server_is_a_delivery_error(smtp_server: Server) -> None:
     """security='starttls' never falls back to clear text when the server offers no STARTTLS."""
     with pytest.raises(EmailDeliveryError) as caught:

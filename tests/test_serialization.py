@@ -134,6 +134,20 @@ def test_stored_aggregate_fields_obey_the_constructor_rules(
     assert [f"$.data.{field}"] == [p.split(":")[0] for p in caught.value.problems]
 
 
+def test_a_refusal_inside_a_list_names_the_item_and_its_field() -> None:
+    """Problems in list items carry the item's index and the nested field in their path."""
+    _, app = _approved_app()
+    document = to_dict(app, include_secrets=True)
+    document["data"]["authorizations"][0]["store"]["store_id"] = ""
+    document["data"]["authorizations"][0]["authorized_at"] = 5
+    with pytest.raises(InvalidRecordError) as caught:
+        from_dict(document)
+    assert [
+        "$.data.authorizations[0].store.store_id",
+        "$.data.authorizations[0].authorized_at",
+    ] == [p.split(":")[0] for p in caught.value.problems]
+
+
 def test_string_is_not_a_list_of_letters() -> None:
     """A string where a list belongs is refused."""
     account, _ = sample_account()

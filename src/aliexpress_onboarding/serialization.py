@@ -198,17 +198,18 @@ def _strict_sequence(converter: Converter, detailed: bool) -> Any:
         if not detailed:
             items = [converter.structure(item, item_type) for item in value]
             return tuple(items) if type_.__origin__ is tuple else items
+        from cattrs.errors import IterableValidationError, IterableValidationNote
+
         items = []
         errors = []
         for index, item in enumerate(value):
             try:
                 items.append(converter.structure(item, item_type))
             except Exception as error:
-                error.__notes__ = [*getattr(error, "__notes__", []), f"Structuring @ [{index}]"]
+                # cattrs' own note, so transform_error can name the item: $.data.list[1].field
+                error.add_note(IterableValidationNote(f"Structuring @ [{index}]", index, item_type))
                 errors.append(error)
         if errors:
-            from cattrs.errors import IterableValidationError
-
             raise IterableValidationError("while structuring a list", errors, type_)
         return tuple(items) if type_.__origin__ is tuple else items
 

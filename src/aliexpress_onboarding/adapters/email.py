@@ -214,8 +214,9 @@ class SMTPEmailSender:
         domain = str(self.sender).rpartition("@")[2]
         if email.key is None:
             message["Message-ID"] = make_msgid(domain=domain)
-        else:  # the same key, the same id: a retried send is a duplicate, not a new message
-            digest = hashlib.sha256(email.key.encode("utf-8")).hexdigest()[:40]
+        else:  # same sender, recipient and key, same id: a retried send is a recognisable copy
+            identity = "\0".join((str(self.sender), str(email.to), email.key))
+            digest = hashlib.sha256(identity.encode("utf-8")).hexdigest()[:40]
             message["Message-ID"] = f"<{digest}@{domain}>"
         message.set_content(email.body)
         return message

@@ -1,8 +1,10 @@
 """`SQLiteRepository`: the embedded, durable default — one file, stdlib sqlite3.
 
-Each write is one ``BEGIN IMMEDIATE`` transaction (the connection is in autocommit mode so the
-library, not the sqlite3 module, controls transactions: Python 3.11 and 3.12+ differ there),
-taking the write lock up front so a read-then-write never fails with SQLITE_BUSY under WAL.
+Each write of several statements is one ``BEGIN IMMEDIATE`` transaction (the connection is in
+autocommit mode so the library, not the sqlite3 module, controls transactions: Python 3.11 and
+3.12+ differ there), taking the write lock up front so a read-then-write never fails with
+SQLITE_BUSY under WAL. A write of one statement (marking an outbox entry) runs alone in
+autocommit mode: atomic by itself, and it waits for the lock through ``busy_timeout``.
 Optimistic concurrency is ``UPDATE ... WHERE kind = ? AND id = ? AND version = ?``; unique keys
 and the outbox rows are written in the same transaction. Driver errors become our errors at this
 boundary.

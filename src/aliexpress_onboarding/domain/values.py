@@ -660,7 +660,7 @@ class AppSecret:
     instead of walking into it and copying the value out.
     """
 
-    __slots__ = ("_value",)
+    __slots__ = ("__weakref__", "_value")
     _value: str
 
     def __init__(self, value: str) -> None:
