@@ -53,7 +53,8 @@ class AccountStatus(IdentityHashEnum):
         return self.value
 
 
-def _count(_: object, attribute: attrs.Attribute[int], value: object) -> None:
+def store_count(_: object, attribute: attrs.Attribute[int], value: object) -> None:
+    """An attrs validator: a number of stores, a whole number from 0 to 10000."""
     if type(value) is not int or not 0 <= value <= 10_000:
         raise ValidationError(attribute.name, value, "must be a whole number from 0 to 10000")
 
@@ -89,7 +90,7 @@ class DeveloperAccount:
     enterprise_id: str = attrs.field(validator=text_field(128))
     created_at: datetime = attrs.field(validator=aware)
     updated_at: datetime = attrs.field(validator=aware)
-    verified_store_count: int = attrs.field(default=1, validator=_count)
+    verified_store_count: int = attrs.field(default=1, validator=store_count)
     status: AccountStatus = AccountStatus.PENDING_AGREEMENT
     version: int = attrs.field(default=1, validator=version)
     agreement_version: str | None = attrs.field(default=None, validator=optional_text(64))

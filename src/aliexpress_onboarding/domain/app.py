@@ -13,7 +13,7 @@ import attrs
 
 from ..errors import InvalidDateTimeError, RuleViolationError, ValidationError
 from ._enums import IdentityHashEnum
-from .account import DeveloperAccount
+from .account import DeveloperAccount, store_count
 from .actors import Actor, ActorKind, Role
 from .application import DeveloperApplication
 from .eligibility import Problem
@@ -89,11 +89,6 @@ NOT_OWNER_OR_STORE_SELLER = Problem(
 )
 
 
-def _store_limit(_: object, attribute: attrs.Attribute[int | None], value: object) -> None:
-    if value is not None and (type(value) is not int or not 0 <= value <= 10_000):
-        raise ValidationError(attribute.name, value, "must be None or a whole number to 10000")
-
-
 @attrs.frozen
 class Store:
     """A seller's store, as the authorizing seller presents it."""
@@ -134,7 +129,9 @@ class App:
     secret: AppSecret
     created_at: datetime = attrs.field(validator=aware)
     updated_at: datetime = attrs.field(validator=aware)
-    store_limit: int | None = attrs.field(default=None, validator=_store_limit)
+    store_limit: int | None = attrs.field(
+        default=None, validator=attrs.validators.optional(store_count)
+    )
     status: AppStatus = AppStatus.ACTIVE
     version: int = attrs.field(default=1, validator=version)
     previous_secret: AppSecret | None = None
