@@ -1,6 +1,6 @@
 """A third-party repository adapter: the whole store in one JSON file, replaced atomically.
 
-This is what an adapter author writes: the nine methods of the `Repository` port, using the
+This is what an adapter author writes: the eleven methods of the `Repository` port, using the
 library's serialisation, and a test that subclasses `RepositoryContract` (see
 tests/test_examples.py). Fine for a notebook or a tiny tool; use SQLite for anything busier.
 
@@ -142,7 +142,25 @@ class JsonFileRepository:
         return [e for e in stored if aggregate_id in (None, e.aggregate_id)]
 
     def pending_events(self, limit: int = 1000) -> list[OutboxEntry]:
-        pending = [e for e in self._load()["outbox"] if not e["delivered"]][:limit]
+        return self._entries([e for e in self._load()["outbox"] if not e["delivered"]][:limit])
+
+    def due_events(self, now: datetime, limit: int) -> list[OutboxEntry]:
+        # An aggregate is held while its oldest undelivered entry waits for its retry time.
+        heads: dict[str, str | None] = {}
+        due = []
+        for entry in self._load()["outbox"]:
+            if entry["delivered"]:
+                continue
+            aggregate_id = entry["event"]["data"]["aggregate_id"]
+            retry = heads.setdefault(aggregate_id, entry["next_attempt_at"])
+            if retry is None or datetime.fromisoformat(retry) <= now:
+                due.append(entry)
+        return self._entries(due[:limit])
+
+    def release(self, sequences: Sequence[int]) -> None:
+        pass  # one process, no leases
+
+    def _entries(self, pending: list[dict[str, Any]]) -> list[OutboxEntry]:
         return [
             OutboxEntry(
                 e["sequence"],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -20,6 +20,7 @@ from aliexpress_onboarding import (
 )
 from aliexpress_onboarding.adapters.memory import InMemoryNotifier
 from aliexpress_onboarding.errors import ConcurrencyConflictError
+from aliexpress_onboarding.outbox import DispatchReport, dispatch_due
 from aliexpress_onboarding.ports import Repository
 from aliexpress_onboarding.testing import RepositoryContract, sample_account
 
@@ -27,6 +28,7 @@ psycopg = pytest.importorskip("psycopg")
 from aliexpress_onboarding.adapters.postgres import PostgresRepository  # noqa: E402
 
 RepositoryFactory = Callable[..., PostgresRepository]
+NOW = datetime(2030, 1, 1, tzinfo=UTC)  # after every sample event: all of them are due
 
 
 @pytest.fixture
@@ -158,7 +160,7 @@ def test_concurrent_dispatchers_never_get_the_same_entry(
 
     def drain(n: int) -> None:
         barrier.wait()
-        while batch := dispatchers[n].pending_events(5):
+        while batch := dispatchers[n].due_events(NOW, 5):
             for entry in batch:
                 handed_out[n].append(entry.sequence)
                 dispatchers[n].mark_delivered(entry.sequence)
@@ -183,8 +185,8 @@ def test_claimed_entries_are_skipped_by_other_dispatchers(
     the same aggregate (so each aggregate's events stay in order)."""
     many_events(open_repository(), 2)
     first, second = open_repository(), open_repository()
-    held = first.pending_events(1)
-    rest = second.pending_events()
+    held = first.due_events(NOW, 1)
+    rest = second.due_events(NOW, 1000)
     held_aggregate = held[0].event.aggregate_id
     assert ([], ["acc-1"]) == (
         sorted({e.sequence for e in held} & {e.sequence for e in rest}),
@@ -197,18 +199,47 @@ def test_entries_come_back_when_the_lease_ends(open_repository: RepositoryFactor
     """A dispatcher that never reports back loses its claim when the lease runs out."""
     total = many_events(open_repository(), 1)
     forgetful = open_repository(lease=timedelta(0))
-    assert total == len(forgetful.pending_events())
-    assert total == len(open_repository().pending_events())
+    assert total == len(forgetful.due_events(NOW, 1000))
+    assert total == len(open_repository().due_events(NOW, 1000))
 
 
 def test_marking_ends_the_lease(open_repository: RepositoryFactory) -> None:
     """A failed entry is free for any dispatcher again (with its attempt count)."""
     many_events(open_repository(), 1)
     first, second = open_repository(), open_repository()
-    entry = first.pending_events(1)[0]
+    entry = first.due_events(NOW, 1)[0]
     first.mark_failed(entry.sequence, next_attempt_at=entry.event.occurred_at, error="down")
-    again = second.pending_events(1)
+    again = second.due_events(NOW, 1)
     assert [(entry.sequence, 1, "down")] == [(e.sequence, e.attempts, e.last_error) for e in again]
+
+
+def test_entries_a_dispatcher_did_not_attempt_are_released_at_once(
+    open_repository: RepositoryFactory,
+) -> None:
+    """A failed head holds its aggregate; the entries behind it go back, not leased for
+    minutes, and nothing is hidden from pending_events meanwhile."""
+
+    class Down:
+        def notify(self, event: object) -> None:
+            raise ConnectionError("relay down")
+
+    total = many_events(open_repository(), 1)
+    first, second = open_repository(), open_repository()
+    report = dispatch_due(
+        first,
+        Down(),
+        now=NOW,
+        limit=100,
+        retry_base=timedelta(seconds=30),
+        retry_max=timedelta(hours=1),
+    )
+    visible = len(second.pending_events())
+    again = second.due_events(NOW + timedelta(seconds=30), 100)
+    assert (DispatchReport(failed=1, deferred=total - 1), total, total) == (
+        report,
+        visible,
+        len(again),
+    )
 
 
 def test_service_runs_on_postgres(open_repository: RepositoryFactory) -> None:

@@ -15,8 +15,9 @@ from aliexpress_onboarding import (
     OnboardingService,
     StorageError,
 )
+from aliexpress_onboarding.adapters.memory import InMemoryNotifier
 from aliexpress_onboarding.adapters.sqlite import SQLiteRepository
-from aliexpress_onboarding.errors import ConcurrencyConflictError
+from aliexpress_onboarding.errors import ConcurrencyConflictError, ValidationError
 from aliexpress_onboarding.ports import Repository
 from aliexpress_onboarding.testing import RepositoryContract, sample_account
 
@@ -133,3 +134,96 @@ def test_many_openers_of_a_new_file_all_get_a_repository(tmp_path: Path) -> None
         for thread in threads:
             thread.join()
     assert [] == failures
+
+
+# ---------------------------------------------------------------------- storage faults
+
+
+def test_a_full_disk_is_a_storage_error_that_says_so(tmp_path: Path) -> None:
+    """SQLITE_FULL (here: the file may not grow) names the cause and stores nothing half."""
+    repository = SQLiteRepository(tmp_path / "full.db")
+    connection = repository._connection()
+    pages = connection.execute("PRAGMA page_count").fetchone()[0]
+    connection.execute(f"PRAGMA max_page_count = {pages}")
+    stored, refusal = _fill(repository)
+    assert (True, stored) == ("the disk is full" in str(refusal), _accounts(repository))
+
+
+def _fill(repository: SQLiteRepository) -> tuple[int, StorageError]:
+    """Add accounts until the store refuses one: how many it took, and its refusal."""
+    for n in range(10_000):
+        account, timeline = sample_account(f"acc-{n}", f"seller-{n}")
+        try:
+            repository.add(account, timeline)
+        except StorageError as refusal:
+            return n, refusal
+    raise AssertionError("the file never filled up")
+
+
+def _accounts(repository: SQLiteRepository) -> int:
+    return int(repository._read("SELECT count(*) FROM aggregates")[0][0])
+
+
+def test_a_read_only_database_is_a_storage_error_that_says_so(tmp_path: Path) -> None:
+    """Writing to a database that refuses writes names the cause, not a raw sqlite3 error."""
+    repository = SQLiteRepository(tmp_path / "ro.db")
+    repository._connection().execute("PRAGMA query_only = ON")  # SQLITE_READONLY on writes
+    account, timeline = sample_account()
+    with pytest.raises(StorageError) as caught:
+        repository.add(account, timeline)
+    assert "the database is read-only" in str(caught.value)
+
+
+def test_an_in_memory_database_is_shared_by_every_thread() -> None:
+    """':memory:' is one database for all threads (the dispatcher's included)."""
+    notifier = InMemoryNotifier()
+    service = OnboardingService.from_url("sqlite:///:memory:", notifier=notifier)
+    seller = Actor.seller("seller-1")
+    account = service.register_account(seller_id=seller.id, enterprise_id="e", actor=seller)
+    found: list[DeveloperAccount] = []
+    reader = threading.Thread(
+        target=lambda: found.append(service.repository.get(DeveloperAccount, account.id))
+    )
+    reader.start()
+    reader.join()
+    assert ([account], ["AccountRegistered"], []) == (
+        found,
+        [event.type for event in notifier.events],
+        service.repository.pending_events(),
+    )
+
+
+@pytest.mark.parametrize(
+    ("field", "path", "options"),
+    [
+        ("path", "a\x00b.db", {}),
+        ("path", "", {}),
+        ("path", 0, {}),
+        ("path", b"onboarding.db", {}),
+        ("timeout", "onboarding.db", {"timeout": 0}),
+        ("synchronous", "onboarding.db", {"synchronous": "OFF"}),
+    ],
+)
+def test_unusable_paths_and_settings_are_validation_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, field: str, path: object, options: dict
+) -> None:
+    """A NUL in the path, an empty path, a file descriptor or bytes: refused, nothing opened."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValidationError) as caught:
+        SQLiteRepository(path, **options)  # type: ignore[arg-type]
+    assert (field, []) == (caught.value.field, list(tmp_path.iterdir()))
+
+
+def test_from_url_refuses_a_nul_in_the_path() -> None:
+    """sqlite:///a<NUL>b is a ValidationError, not a raw ValueError from the driver."""
+    with pytest.raises(ValidationError):
+        OnboardingService.from_url("sqlite:///a\x00b")
+
+
+@pytest.mark.parametrize(("setting", "pragma"), [("NORMAL", 1), ("FULL", 2)])
+def test_the_synchronous_setting_is_the_one_in_force(
+    tmp_path: Path, setting: str, pragma: int
+) -> None:
+    """What the docs promise is what the connection runs with."""
+    repository = SQLiteRepository(tmp_path / "o.db", synchronous=setting)
+    assert pragma == repository._read("PRAGMA synchronous")[0][0]

@@ -110,8 +110,9 @@ if TYPE_CHECKING:
         TransitionNotAllowedError,
         ValidationError,
     )
+    from .outbox import DispatchReport
     from .ports import Clock, CredentialIssuer, Notifier, OutboxEntry, Repository
-    from .service import DispatchReport, OnboardingService
+    from .service import OnboardingService
 
     __version__ = "0.1.0"
 
@@ -149,7 +150,7 @@ _WHERE: dict[str, str] = {
     "DeveloperApplication": ".domain.application",
     "DeveloperProfile": ".domain.account",
     "DeveloperType": ".domain.values",
-    "DispatchReport": ".service",
+    "DispatchReport": ".outbox",
     "DocumentKind": ".domain.values",
     "DocumentPolicy": ".domain.values",
     "EligibilityReport": ".domain.eligibility",

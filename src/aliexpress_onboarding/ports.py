@@ -76,7 +76,8 @@ class Repository(Protocol):
       "unique app names" hold across processes).
     - `get` returns the stored aggregate or raises `NotFoundError`; returned values are
       immutable, so callers cannot change what is stored.
-    - The outbox hands out pending events in the order they were stored.
+    - The outbox hands out pending events in the order they were stored; `due_events` only
+      those due, holding back the later events of an aggregate whose delivery failed.
     """
 
     def get(self, kind: type[A], aggregate_id: str) -> A:
@@ -106,7 +107,22 @@ class Repository(Protocol):
         ...
 
     def pending_events(self, limit: int = 1000) -> list[OutboxEntry]:
-        """Up to ``limit`` undelivered events, oldest first (due or not: the caller decides)."""
+        """Up to ``limit`` undelivered events, oldest first, due or not: what operators see."""
+        ...
+
+    def due_events(self, now: datetime, limit: int) -> list[OutboxEntry]:
+        """Up to ``limit`` undelivered events a dispatcher may deliver at ``now``, oldest first.
+
+        An aggregate whose oldest undelivered event failed is *held* until that event's
+        ``next_attempt_at``: none of its events is due before then, and other aggregates'
+        events are unaffected (one failing aggregate never starves the rest). Only due events
+        are read. A store shared by several dispatchers leases the entries to the caller until
+        it marks them or gives them back with `release`.
+        """
+        ...
+
+    def release(self, sequences: Sequence[int]) -> None:
+        """Give back entries from `due_events` that the caller did not attempt."""
         ...
 
     def mark_delivered(self, sequence: int) -> None:
@@ -114,7 +130,7 @@ class Repository(Protocol):
         ...
 
     def mark_failed(self, sequence: int, *, next_attempt_at: datetime, error: str) -> None:
-        """Count a failed delivery and set when to try again."""
+        """Count a failed delivery, set when to try again, and hold its aggregate until then."""
         ...
 
 

@@ -3,6 +3,7 @@
 Every command is load → decide (the pure engine) → save with the expected version, the events
 going into the outbox in the same atomic save → dispatch. A notifier that fails loses nothing:
 its events stay in the outbox and `dispatch_pending` tries them again with exponential backoff.
+A command waits for its dispatch at most ``dispatch_deadline``: a slow notifier never holds it.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import attrs
 
@@ -30,27 +31,13 @@ from .domain.records import Timeline
 from .domain.review import ReviewPolicy
 from .domain.values import AppName, DeveloperType, LicenseDocument, check_text
 from .errors import ConcurrencyConflictError, ValidationError
+from .outbox import RETRY_DELAY_LIMIT, DispatchReport, InlineDispatcher, dispatch_due
 from .ports import AggregateRoot, Clock, CredentialIssuer, Notifier, Repository
 
 __all__ = ["DispatchReport", "OnboardingService", "open_repository"]
 
 logger = logging.getLogger("aliexpress_onboarding.service")
 A = TypeVar("A", DeveloperAccount, DeveloperApplication, App)
-
-
-@attrs.frozen
-class DispatchReport:
-    """What one dispatch pass did.
-
-    Attributes:
-        delivered: events handed to the notifier successfully.
-        failed: events whose delivery raised (kept for a later attempt).
-        deferred: events held back (not due yet, or behind a failed event of their aggregate).
-    """
-
-    delivered: int = 0
-    failed: int = 0
-    deferred: int = 0
 
 
 def open_repository(url: str) -> Repository:
@@ -77,6 +64,27 @@ def open_repository(url: str) -> Repository:
     )
 
 
+_INLINE_LIMIT: Final = 100
+"""The most events one command's dispatch attempts: a backlog is for `dispatch_pending`."""
+
+
+def _check_retry(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, timedelta) or not timedelta(0) < value <= RETRY_DELAY_LIMIT:
+        raise ValidationError(
+            attribute.name, value, "must be a timedelta above zero and at most 366 days"
+        )
+
+
+def _check_deadline(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, timedelta) or not timedelta(0) <= value <= timedelta(hours=1):
+        raise ValidationError(attribute.name, value, "must be a timedelta from zero to one hour")
+
+
+def _check_bool(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if type(value) is not bool:
+        raise ValidationError(attribute.name, value, "must be True or False")
+
+
 @attrs.define
 class OnboardingService:
     """Runs the onboarding commands against the ports.
@@ -88,10 +96,17 @@ class OnboardingService:
         credentials: ids, appKeys, appSecrets and ticket ids (default: `secrets`).
         review_policy: when a review is overdue (default: 48 elapsed hours).
         retry_base: the first retry delay after a failed notification; it doubles per attempt.
-        retry_max: the longest retry delay.
-        auto_dispatch: dispatch pending events after every command (the default). Turn it off
+        retry_max: the longest retry delay (from ``retry_base`` to a year and a day).
+        auto_dispatch: dispatch due events after every command (the default). Turn it off
             in a process whose notifier reaches nobody (a one-off CLI run, say): the events
             then wait in the outbox for a process that dispatches them for real.
+        dispatch_deadline: the longest a command waits for its dispatch. The dispatch runs on a
+            background thread (one per service); when the notifier is slower than this (a mail
+            server that does not answer), the command returns and the dispatch goes on.
+            ``timedelta(0)`` never waits.
+
+    Raises:
+        ValidationError: a setting out of range.
     """
 
     repository: Repository = attrs.field(factory=InMemoryRepository)
@@ -99,9 +114,23 @@ class OnboardingService:
     clock: Clock = attrs.field(factory=SystemClock)
     credentials: CredentialIssuer = attrs.field(factory=SecretsCredentialIssuer)
     review_policy: ReviewPolicy = attrs.field(factory=ReviewPolicy)
-    retry_base: timedelta = timedelta(seconds=30)
-    retry_max: timedelta = timedelta(hours=1)
-    auto_dispatch: bool = True
+    retry_base: timedelta = attrs.field(default=timedelta(seconds=30), validator=_check_retry)
+    retry_max: timedelta = attrs.field(default=timedelta(hours=1), validator=_check_retry)
+    auto_dispatch: bool = attrs.field(default=True, validator=_check_bool)
+    dispatch_deadline: timedelta = attrs.field(
+        default=timedelta(seconds=1), validator=_check_deadline
+    )
+    _inline: InlineDispatcher = attrs.field(init=False, repr=False, eq=False)
+
+    @_inline.default
+    def _make_inline(self) -> InlineDispatcher:
+        return InlineDispatcher(lambda: self.dispatch_pending(_INLINE_LIMIT))
+
+    def __attrs_post_init__(self) -> None:
+        if self.retry_base > self.retry_max:
+            raise ValidationError(
+                "retry_max", self.retry_max, f"must be at least retry_base ({self.retry_base})"
+            )
 
     @classmethod
     def from_url(cls, url: str, **ports: Any) -> OnboardingService:
@@ -121,7 +150,7 @@ class OnboardingService:
 
     def _dispatch(self) -> None:
         if self.auto_dispatch:
-            self.dispatch_pending()
+            self._inline.request(self.dispatch_deadline.total_seconds())
 
     def _load(self, kind: type[A], aggregate_id: object, field: str) -> A:
         """The stored aggregate; an id that is not text is refused before the store sees it."""
@@ -409,45 +438,25 @@ class OnboardingService:
     # ------------------------------------------------------------------ outbox
 
     def dispatch_pending(self, limit: int = 1000) -> DispatchReport:
-        """Deliver due outbox events to the notifier, in order per aggregate.
+        """Deliver up to ``limit`` due outbox events to the notifier, in order per aggregate.
 
         A failing notifier never fails the command that produced the event: the entry stays
-        in the outbox with its attempt count and a next-attempt time (exponential backoff),
-        and later events of the same aggregate wait behind it.
+        in the outbox with its attempt count and a next-attempt time (exponential backoff,
+        capped at ``retry_max``), and its aggregate's later events wait behind it. Other
+        aggregates' events are not held up, and events not yet due are not even read. This
+        call waits for the notifier: run it in a background job, not in a request.
 
         Returns:
             Counts of delivered, failed and deferred events.
         """
         if type(limit) is not int or limit < 1:
             raise ValidationError("limit", limit, "must be a whole number from 1")
-        now = self.clock.now()
-        blocked: set[str] = set()
-        delivered = failed = deferred = 0
-        for entry in self.repository.pending_events(limit):
-            aggregate_id = entry.event.aggregate_id
-            due = entry.next_attempt_at is None or entry.next_attempt_at <= now
-            if aggregate_id in blocked or not due:
-                blocked.add(aggregate_id)
-                deferred += 1
-                continue
-            try:
-                self.notifier.notify(entry.event)
-            except Exception as error:  # any notifier failure is retried later
-                delay = min(self.retry_base * 2**entry.attempts, self.retry_max)
-                self.repository.mark_failed(
-                    entry.sequence,
-                    next_attempt_at=now + delay,
-                    error=f"{type(error).__name__}: {error}",
-                )
-                logger.warning(
-                    "delivery of %s failed (attempt %d): %s",
-                    entry.event.event_id,
-                    entry.attempts + 1,
-                    type(error).__name__,
-                )
-                blocked.add(aggregate_id)
-                failed += 1
-            else:
-                self.repository.mark_delivered(entry.sequence)
-                delivered += 1
-        return DispatchReport(delivered, failed, deferred)
+        with self._inline.exclusive():
+            return dispatch_due(
+                self.repository,
+                self.notifier,
+                now=self.clock.now(),
+                limit=limit,
+                retry_base=self.retry_base,
+                retry_max=self.retry_max,
+            )

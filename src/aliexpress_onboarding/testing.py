@@ -43,6 +43,9 @@ __all__ = [
 ]
 
 
+HOUR = timedelta(hours=1)
+
+
 def _approved(account: DeveloperAccount) -> DeveloperApplication:
     application, _ = sample_application(account)
     approved, _ = application.handle(Approve(), Actor.reviewer("rev-1"), T0)
@@ -272,6 +275,79 @@ class RepositoryContract:
         account, timeline = sample_account()
         repository.add(account, timeline)
         assert [timeline[0].event_id] == [e.event.event_id for e in repository.pending_events(1)]
+
+    # ------------------------------------------------------------------ due events
+
+    def _held(self, repository: Repository, backlog: int = 0) -> tuple[list[Event], list[Event]]:
+        """The events of two accounts: the first one's head failed (held an hour).
+
+        Account 1 has ``backlog`` more events behind its timeline; account 2 never failed.
+        """
+        first, timeline = sample_account("acc-1", "seller-1")
+        more = [
+            attrs.evolve(timeline[-1], event_id=f"{timeline[-1].event_id}-{n}")
+            for n in range(backlog)
+        ]
+        repository.add(first, timeline + more)
+        head = repository.pending_events(1)[0]
+        repository.mark_failed(head.sequence, next_attempt_at=T0 + HOUR, error="down")
+        second, other = sample_account("acc-2", "seller-2")
+        repository.add(second, other)
+        return timeline + more, other
+
+    def test_an_aggregate_whose_delivery_failed_is_held_until_its_retry(
+        self, repository: Repository
+    ) -> None:
+        """Before the retry time none of its events is due; others' are; then all are."""
+        held, other = self._held(repository)
+        assert (other, held + other) == (
+            [entry.event for entry in repository.due_events(T0, 100)],
+            [entry.event for entry in repository.due_events(T0 + HOUR, 100)],
+        )
+
+    def test_a_new_event_of_a_held_aggregate_is_held_too(self, repository: Repository) -> None:
+        """An event stored while its aggregate is held waits with the rest."""
+        held, other = self._held(repository)
+        account = repository.get(DeveloperAccount, "acc-1")
+        later = attrs.evolve(held[-1], event_id="evt-later")
+        repository.save(
+            attrs.evolve(account, version=account.version + 1),
+            [later],
+            expected_version=account.version,
+        )
+        assert (other, [*held, later]) == (
+            [entry.event for entry in repository.due_events(T0, 100)],
+            [e.event for e in repository.due_events(T0 + HOUR, 100) if e.event in [*held, later]],
+        )
+
+    def test_a_failing_backlog_never_starves_other_aggregates(self, repository: Repository) -> None:
+        """A held aggregate with a long backlog takes no room in a small batch of due events."""
+        _, other = self._held(repository, backlog=50)
+        assert other[:3] == [entry.event for entry in repository.due_events(T0, 3)]
+
+    def test_due_events_honour_limit_and_order(self, repository: Repository) -> None:
+        """At most ``limit`` due entries, oldest first."""
+        account, timeline = sample_account()
+        repository.add(account, timeline)
+        assert timeline[:2] == [entry.event for entry in repository.due_events(T0, 2)]
+
+    def test_released_entries_are_due_again(self, repository: Repository) -> None:
+        """What a dispatcher claimed and gave back unattempted is handed out again."""
+        account, timeline = sample_account()
+        repository.add(account, timeline)
+        claimed = repository.due_events(T0, 100)
+        repository.release([entry.sequence for entry in claimed])
+        assert timeline == [entry.event for entry in repository.due_events(T0, 100)]
+
+    def test_delivering_the_retried_event_lets_the_rest_through(
+        self, repository: Repository
+    ) -> None:
+        """Once the failed head is delivered, the aggregate's later events are due in order."""
+        held, _ = self._held(repository)
+        head = repository.due_events(T0 + HOUR, 1)[0]
+        repository.mark_delivered(head.sequence)
+        due = [e.event for e in repository.due_events(T0 + HOUR, 100)]
+        assert held[1:] == [event for event in due if event in held]
 
 
 class NotifierContract:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
 import secrets
 import string
@@ -45,7 +47,12 @@ class InMemoryRepository:
         self._rows: dict[tuple[str, str], AggregateRoot] = {}
         self._keys: dict[str, tuple[str, str]] = {}
         self._keys_of: dict[tuple[str, str], frozenset[str]] = {}
-        self._outbox: dict[int, OutboxEntry] = {}
+        self._outbox: dict[int, OutboxEntry] = {}  # every undelivered entry, oldest first
+        # The undelivered entries of aggregates not held back, oldest first: what is due now.
+        self._ready: dict[int, OutboxEntry] = {}
+        self._undelivered_of: dict[str, list[int]] = {}  # per aggregate, oldest first
+        self._held_until: dict[str, datetime] = {}  # aggregates whose oldest entry failed
+        self._wakeups: list[tuple[datetime, str]] = []  # heap of held aggregates' retry times
         self._events: list[Event] = []
         self._sequence = 0
 
@@ -96,7 +103,11 @@ class InMemoryRepository:
         self._events.extend(events)
         for event in events:
             self._sequence += 1
-            self._outbox[self._sequence] = OutboxEntry(self._sequence, event)
+            entry = OutboxEntry(self._sequence, event)
+            self._outbox[self._sequence] = entry
+            self._undelivered_of.setdefault(event.aggregate_id, []).append(self._sequence)
+            if event.aggregate_id not in self._held_until:
+                self._ready[self._sequence] = entry
 
     def list_by_account(self, kind: type[A], account_id: str) -> list[A]:
         """The applications or apps of one account, in id order."""
@@ -126,26 +137,63 @@ class InMemoryRepository:
             return [e for e in self._events if aggregate_id in (None, e.aggregate_id)]
 
     def pending_events(self, limit: int = 1000) -> list[OutboxEntry]:
-        """Up to ``limit`` undelivered events, oldest first."""
+        """Up to ``limit`` undelivered events, oldest first, due or not."""
         with self._lock:
-            return list(self._outbox.values())[:limit]
+            return list(itertools.islice(self._outbox.values(), limit))
+
+    def due_events(self, now: datetime, limit: int) -> list[OutboxEntry]:
+        """Up to ``limit`` events due at ``now``, oldest first; held aggregates wait.
+
+        Costs O(limit), plus O(log n) per held aggregate whose retry time has come.
+        """
+        with self._lock:
+            released = False
+            while self._wakeups and self._wakeups[0][0] <= now:
+                until, aggregate_id = heapq.heappop(self._wakeups)
+                if self._held_until.get(aggregate_id) != until:
+                    continue  # held again later, or delivered since: a stale wake-up
+                del self._held_until[aggregate_id]
+                for sequence in self._undelivered_of.get(aggregate_id, ()):
+                    self._ready[sequence] = self._outbox[sequence]
+                released = True
+            if released:
+                self._ready = dict(sorted(self._ready.items()))
+            return list(itertools.islice(self._ready.values(), limit))
+
+    def release(self, sequences: Sequence[int]) -> None:
+        """Nothing to do: one process's dispatches take turns, so nothing is leased."""
 
     def mark_delivered(self, sequence: int) -> None:
         """Remove a delivered entry from the outbox."""
         with self._lock:
-            self._outbox.pop(sequence, None)
+            entry = self._outbox.pop(sequence, None)
+            if entry is None:
+                return
+            self._ready.pop(sequence, None)
+            aggregate_id = entry.event.aggregate_id
+            undelivered = self._undelivered_of[aggregate_id]
+            undelivered.remove(sequence)
+            if not undelivered:
+                del self._undelivered_of[aggregate_id]
+                self._held_until.pop(aggregate_id, None)
 
     def mark_failed(self, sequence: int, *, next_attempt_at: datetime, error: str) -> None:
-        """Count a failed delivery and set when to try again."""
+        """Count a failed delivery; hold the entry's aggregate until ``next_attempt_at``."""
         with self._lock:
             entry = self._outbox.get(sequence)
-            if entry is not None:
-                self._outbox[sequence] = attrs.evolve(
-                    entry,
-                    attempts=entry.attempts + 1,
-                    next_attempt_at=next_attempt_at,
-                    last_error=error,
-                )
+            if entry is None:
+                return
+            self._outbox[sequence] = attrs.evolve(
+                entry,
+                attempts=entry.attempts + 1,
+                next_attempt_at=next_attempt_at,
+                last_error=error,
+            )
+            aggregate_id = entry.event.aggregate_id
+            for held in self._undelivered_of[aggregate_id]:
+                self._ready.pop(held, None)
+            self._held_until[aggregate_id] = next_attempt_at
+            heapq.heappush(self._wakeups, (next_attempt_at, aggregate_id))
 
 
 class FanOutNotifier:

@@ -19,13 +19,14 @@ Design, mirroring `SQLiteRepository`:
 - Driver errors become our errors at this boundary: unique violations, serialization failures
   and deadlocks are `ConcurrencyConflictError`; anything else from the driver or the pool is
   `StorageError`; an unreadable row is `InvalidRecordError` naming the record.
-- Outbox dispatch is safe for several dispatchers at once: `pending_events` *claims* the rows
+- Outbox dispatch is safe for several dispatchers at once: `due_events` *claims* the rows
   it returns (``SELECT ... FOR UPDATE SKIP LOCKED``, then a lease: ``claimed_by`` and
   ``claimed_until = now() + lease``), skipping rows under another dispatcher's live lease, so
   two dispatchers never get the same entry while the lease lasts. A row whose aggregate has an
   earlier undelivered event under another dispatcher's lease is skipped too, keeping delivery
   in order per aggregate. `mark_delivered` / `mark_failed` clear the lease; a dispatcher that
-  dies leaves its entries to others once the lease ends (at-least-once delivery).
+  dies leaves its entries to others once the lease ends (at-least-once delivery), and one that
+  does not attempt an entry gives it back at once with `release`. `pending_events` only reads.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ A = TypeVar("A", DeveloperAccount, DeveloperApplication, App)
 DEFAULT_SCHEMA: Final = "aliexpress_onboarding"
 """The schema the tables live in unless told otherwise."""
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 # Each migration is a list of statements; ``{schema}`` is the quoted schema name.
 _MIGRATIONS: Final[dict[int, tuple[LiteralString, ...]]] = {
     1: (
@@ -101,6 +102,19 @@ _MIGRATIONS: Final[dict[int, tuple[LiteralString, ...]]] = {
         " WHERE delivered_at IS NULL",
         "CREATE INDEX outbox_claims ON {schema}.outbox (claimed_by) WHERE claimed_by IS NOT NULL",
     ),
+    # An aggregate whose oldest undelivered event failed is held until its retry time: every
+    # undelivered event of it carries that time in held_until, so the due events are two
+    # index ranges, never a scan past a failing aggregate's backlog.
+    2: (
+        "ALTER TABLE {schema}.outbox ADD COLUMN held_until TIMESTAMPTZ",
+        "CREATE INDEX outbox_due ON {schema}.outbox (held_until, sequence)"
+        " WHERE delivered_at IS NULL",
+        """UPDATE {schema}.outbox AS o SET held_until = (
+            SELECT head.next_attempt_at FROM {schema}.outbox AS head
+            WHERE head.aggregate_id = o.aggregate_id AND head.delivered_at IS NULL
+            ORDER BY head.sequence LIMIT 1
+        ) WHERE o.delivered_at IS NULL""",
+    ),
 }
 
 # Errors that mean "someone else got there first": the caller reloads and retries.
@@ -110,23 +124,36 @@ _CONFLICTS: Final = (
     psycopg.errors.DeadlockDetected,
 )
 
+# The due entries: never held, or held until a time that has come (in held_until order, which
+# keeps each aggregate's entries in sequence order), not under another dispatcher's live lease,
+# and with no earlier undelivered entry of their aggregate that is leased or still held (a
+# concurrent insert can miss a hold that commits just after it: this keeps the order anyway).
 _CLAIM: Final = """
-    WITH claimable AS (
-        SELECT o.sequence FROM {schema}.outbox AS o
-        WHERE o.delivered_at IS NULL
-          AND (o.claimed_until IS NULL OR o.claimed_until <= statement_timestamp())
-          AND NOT EXISTS (
-              SELECT 1 FROM {schema}.outbox AS earlier
-              WHERE earlier.aggregate_id = o.aggregate_id
-                AND earlier.sequence < o.sequence
-                AND earlier.delivered_at IS NULL
-                AND earlier.claimed_until > statement_timestamp())
+    WITH candidates AS (
+        (SELECT sequence FROM {schema}.outbox
+         WHERE delivered_at IS NULL AND held_until IS NULL
+           AND (claimed_until IS NULL OR claimed_until <= statement_timestamp())
+         ORDER BY sequence LIMIT %(limit)s)
+        UNION ALL
+        (SELECT sequence FROM {schema}.outbox
+         WHERE delivered_at IS NULL AND held_until <= %(now)s
+           AND (claimed_until IS NULL OR claimed_until <= statement_timestamp())
+         ORDER BY held_until, sequence LIMIT %(limit)s)
+    ), claimable AS (
+        SELECT o.sequence FROM {schema}.outbox AS o JOIN candidates USING (sequence)
+        WHERE NOT EXISTS (
+            SELECT 1 FROM {schema}.outbox AS earlier
+            WHERE earlier.aggregate_id = o.aggregate_id
+              AND earlier.sequence < o.sequence
+              AND earlier.delivered_at IS NULL
+              AND (earlier.claimed_until > statement_timestamp()
+                   OR earlier.held_until > %(now)s))
         ORDER BY o.sequence
-        LIMIT %s
+        LIMIT %(limit)s
         FOR UPDATE OF o SKIP LOCKED
     )
     UPDATE {schema}.outbox AS target
-    SET claimed_by = %s, claimed_until = statement_timestamp() + %s
+    SET claimed_by = %(claimant)s, claimed_until = statement_timestamp() + %(lease)s
     FROM claimable WHERE target.sequence = claimable.sequence
     RETURNING target.sequence, target.document, target.attempts, target.next_attempt_at,
               target.last_error
@@ -164,7 +191,7 @@ class PostgresRepository:
         max_size: the most connections the pool opens.
         connect_timeout: seconds to wait for the first connection, and for a free pooled
             connection on each call.
-        lease: how long `pending_events` keeps its entries from other dispatchers unless they
+        lease: how long `due_events` keeps its entries from other dispatchers unless they
             are marked delivered or failed first.
 
     Raises:
@@ -388,7 +415,7 @@ class PostgresRepository:
             (name, aggregate.id),
         )
         keys = [(key, name, aggregate.id) for key in sorted(aggregate.unique_keys())]
-        rows = [(e.event_id, e.aggregate_id, to_json(e)) for e in events]
+        rows = [(e.event_id, e.aggregate_id, to_json(e), e.aggregate_id) for e in events]
         try:
             if keys:
                 cursor.executemany(
@@ -397,11 +424,13 @@ class PostgresRepository:
                     ),
                     keys,
                 )
-            if rows:
+            if rows:  # a new event of a held aggregate is held with it
                 cursor.executemany(
                     self._sql(
-                        "INSERT INTO {schema}.outbox (event_id, aggregate_id, document)"
-                        " VALUES (%s, %s, %s)"
+                        "INSERT INTO {schema}.outbox (event_id, aggregate_id, document, held_until)"
+                        " VALUES (%s, %s, %s, (SELECT held_until FROM {schema}.outbox"
+                        " WHERE aggregate_id = %s AND delivered_at IS NULL"
+                        " ORDER BY sequence LIMIT 1))"
                     ),
                     rows,
                 )
@@ -434,13 +463,22 @@ class PostgresRepository:
         return f"{self._identity}:{threading.get_ident()}"
 
     def pending_events(self, limit: int = 1000) -> list[OutboxEntry]:
-        """Claim and return up to ``limit`` undelivered events, oldest first.
+        """Up to ``limit`` undelivered events, oldest first, due or not; nothing is claimed."""
+        return self._entries(
+            self._read(
+                "SELECT sequence, document, attempts, next_attempt_at, last_error"
+                " FROM {schema}.outbox WHERE delivered_at IS NULL ORDER BY sequence LIMIT %s",
+                (max(limit, 0),),
+            )
+        )
+
+    def due_events(self, now: datetime, limit: int) -> list[OutboxEntry]:
+        """Claim and return up to ``limit`` events due at ``now``, oldest first.
 
         The entries are leased to the caller (this repository, in this thread) for
         ``lease``: other dispatchers skip them, and later events of the same aggregates,
-        until they are marked delivered or failed or the lease ends. The caller's next call
-        releases what it still holds from the previous one and claims afresh, so a
-        dispatcher asking again sees its unfinished entries again.
+        until they are marked delivered or failed, released, or the lease ends. The caller's
+        next call releases what it still holds from the previous one and claims afresh.
         """
         with self._transaction() as cursor:
             # Claims are short: one claimer at a time per schema sees every committed lease.
@@ -455,8 +493,30 @@ class PostgresRepository:
                 ),
                 (self._claimant,),
             )
-            cursor.execute(self._sql(_CLAIM), (max(limit, 0), self._claimant, self.lease))
+            cursor.execute(
+                self._sql(_CLAIM),
+                {
+                    "limit": max(limit, 0),
+                    "now": now.astimezone(UTC),
+                    "claimant": self._claimant,
+                    "lease": self.lease,
+                },
+            )
             rows = sorted(cursor.fetchall())
+        return self._entries(rows)
+
+    def release(self, sequences: Sequence[int]) -> None:
+        """End this dispatcher's lease on entries it did not attempt: others may take them."""
+        with self._transaction() as cursor:
+            cursor.execute(
+                self._sql(
+                    "UPDATE {schema}.outbox SET claimed_by = NULL, claimed_until = NULL"
+                    " WHERE sequence = ANY(%s) AND claimed_by = %s"
+                ),
+                (list(sequences), self._claimant),
+            )
+
+    def _entries(self, rows: list[Any]) -> list[OutboxEntry]:
         return [
             OutboxEntry(
                 sequence,
@@ -484,16 +544,25 @@ class PostgresRepository:
             )
 
     def mark_failed(self, sequence: int, *, next_attempt_at: datetime, error: str) -> None:
-        """Count a failed delivery, set when to try again, and end the entry's lease."""
+        """Count a failed delivery, end its lease, and hold its aggregate until the retry."""
         with self._transaction() as cursor:
             cursor.execute(
                 self._sql(
                     "UPDATE {schema}.outbox SET attempts = attempts + 1, next_attempt_at = %s,"
                     " last_error = %s, claimed_by = NULL, claimed_until = NULL"
-                    " WHERE sequence = %s"
+                    " WHERE sequence = %s RETURNING aggregate_id"
                 ),
                 (next_attempt_at.astimezone(UTC), error[:1000], sequence),
             )
+            row = cursor.fetchone()
+            if row is not None:
+                cursor.execute(
+                    self._sql(
+                        "UPDATE {schema}.outbox SET held_until = %s"
+                        " WHERE aggregate_id = %s AND delivered_at IS NULL"
+                    ),
+                    (next_attempt_at.astimezone(UTC), row[0]),
+                )
 
     def events(self, aggregate_id: str | None = None) -> list[Event]:
         """Every stored event (delivered or not), oldest first: the audit timeline."""

@@ -16,8 +16,8 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from datetime import UTC, datetime
 from typing import Any, Final, TypeVar
 
@@ -29,6 +29,7 @@ from ..errors import (
     ConcurrencyConflictError,
     NotFoundError,
     StorageError,
+    ValidationError,
 )
 from ..ports import KIND_NAMES, AggregateRoot, OutboxEntry
 from ..serialization import from_stored_json, to_json
@@ -37,7 +38,7 @@ __all__ = ["SQLiteRepository"]
 
 A = TypeVar("A", DeveloperAccount, DeveloperApplication, App)
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 _MIGRATIONS: Final[dict[int, str]] = {
     1: """
     CREATE TABLE aggregates (
@@ -69,6 +70,19 @@ _MIGRATIONS: Final[dict[int, str]] = {
     );
     CREATE INDEX outbox_pending ON outbox (delivered_at, sequence);
     """,
+    # An aggregate whose oldest undelivered event failed is held until its retry time: every
+    # undelivered event of it carries that time in held_until, so the due events are two
+    # index ranges, never a scan past a failing aggregate's backlog.
+    2: """
+    ALTER TABLE outbox ADD COLUMN held_until TEXT;
+    CREATE INDEX outbox_by_aggregate ON outbox (aggregate_id, sequence);
+    CREATE INDEX outbox_due ON outbox (held_until, sequence) WHERE delivered_at IS NULL;
+    UPDATE outbox SET held_until = (
+        SELECT head.next_attempt_at FROM outbox AS head
+        WHERE head.aggregate_id = outbox.aggregate_id AND head.delivered_at IS NULL
+        ORDER BY head.sequence LIMIT 1
+    ) WHERE delivered_at IS NULL;
+    """,
 }
 
 
@@ -97,43 +111,123 @@ def _enable_wal(connection: sqlite3.Connection, *, deadline: float) -> None:
         delay = min(delay * 2, 0.05)
 
 
+_SYNCHRONOUS: Final = ("NORMAL", "FULL")
+
+# What an SQLite error code means for the person reading the error.
+_CAUSES: Final = {
+    "SQLITE_FULL": "the disk is full",
+    "SQLITE_READONLY": "the database is read-only (check the file's and its folder's"
+    " permissions, or the file system)",
+    "SQLITE_BUSY": "another writer held the lock longer than the timeout",
+    "SQLITE_CANTOPEN": "the file cannot be opened (a missing folder, or no permission)",
+    "SQLITE_CORRUPT": "the database file is corrupt",
+    "SQLITE_NOTADB": "the file is not an SQLite database",
+    "SQLITE_IOERR": "the disk reported an input/output error",
+    "SQLITE_PERM": "permission denied",
+}
+
+
+def _storage_error(action: str, path: str, error: sqlite3.Error) -> StorageError:
+    """A `StorageError` that says what failed, where, and why in plain words."""
+    code = getattr(error, "sqlite_errorname", "") or ""
+    cause = next((why for name, why in _CAUSES.items() if code.startswith(name)), None)
+    detail = f"{cause} ({error})" if cause else str(error)
+    return StorageError(f"{action} on {path!r}: {detail}")
+
+
+def _check_path(path: object) -> str:
+    if isinstance(path, bool) or not isinstance(path, str | os.PathLike):
+        raise ValidationError("path", path, "must be a file path (text or os.PathLike)")
+    text = os.fspath(path)
+    if not isinstance(text, str):
+        raise ValidationError("path", path, "must be a text path, not bytes")
+    if not text or "\x00" in text:
+        raise ValidationError("path", text, "must be a non-empty path without NUL characters")
+    return text
+
+
 class SQLiteRepository:
     """A `Repository` in one SQLite file, safe from several threads and processes.
 
+    Durability: the file is in WAL mode with ``synchronous = NORMAL`` by default. A committed
+    command survives the process being killed (SIGKILL included) and never leaves the file
+    corrupt; a power cut or an operating-system crash may lose the last commands before it.
+    ``synchronous="FULL"`` makes each commit wait for the disk too (slower: one fsync per
+    command) and loses nothing that was committed.
+
     Args:
-        path: the database file (created with its schema if missing), or ``":memory:"``.
+        path: the database file (created with its schema if missing), or ``":memory:"`` for
+            a database in this process's memory, shared by its threads and gone when the
+            repository is.
         timeout: seconds to wait for another writer's lock (``busy_timeout``).
+        synchronous: ``"NORMAL"`` (the default) or ``"FULL"``, as described above.
 
     Raises:
-        StorageError: the file is not a database, or was written by a newer schema.
+        ValidationError: a path that is not a usable file name, or a bad setting.
+        StorageError: the file cannot be opened, is not a database, is read-only, or was
+            written by a newer schema.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, timeout: float = 30.0) -> None:
-        self.path = os.fspath(path)
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        timeout: float = 30.0,
+        synchronous: str = "NORMAL",
+    ) -> None:
+        self.path = _check_path(path)
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
+            raise ValidationError("timeout", timeout, "must be a positive number of seconds")
+        if synchronous not in _SYNCHRONOUS:
+            raise ValidationError("synchronous", synchronous, "must be 'NORMAL' or 'FULL'")
         self._timeout = timeout
+        self._synchronous = synchronous
         self._local = threading.local()
+        # One connection per thread, except in memory: there each connection would be a
+        # database of its own, so all threads share one connection and take turns on it.
+        self._shared: sqlite3.Connection | None = None
+        self._turns: AbstractContextManager[object] = (
+            threading.RLock() if self.path == ":memory:" else nullcontext()
+        )
         self._migrate()
 
     # ------------------------------------------------------------------ connections
 
     def _connection(self) -> sqlite3.Connection:
-        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        connection: sqlite3.Connection | None = self._shared or getattr(
+            self._local, "connection", None
+        )
         if connection is None:
+            shared = self.path == ":memory:"
             try:
                 connection = sqlite3.connect(
-                    self.path, timeout=self._timeout, isolation_level=None, check_same_thread=True
+                    self.path,
+                    timeout=self._timeout,
+                    isolation_level=None,
+                    check_same_thread=not shared,
                 )
                 connection.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
-                _enable_wal(connection, deadline=time.monotonic() + self._timeout)
-                connection.execute("PRAGMA synchronous = NORMAL")
+                if not shared:
+                    _enable_wal(connection, deadline=time.monotonic() + self._timeout)
+                connection.execute(f"PRAGMA synchronous = {self._synchronous}")
                 connection.execute("PRAGMA foreign_keys = ON")
             except sqlite3.Error as error:
-                raise StorageError(f"cannot open {self.path!r}: {error}") from error
-            self._local.connection = connection
+                raise _storage_error("cannot open the database", self.path, error) from error
+            if shared:
+                self._shared = connection
+            else:
+                self._local.connection = connection
         return connection
 
     def close(self) -> None:
-        """Close this thread's connection (others close when their threads end)."""
+        """Close this thread's connection (others close when their threads end).
+
+        In memory, this closes the shared connection: the database is gone.
+        """
+        with self._turns:
+            if self._shared is not None:
+                self._shared.close()
+                self._shared = None
         connection = getattr(self._local, "connection", None)
         if connection is not None:
             connection.close()
@@ -141,48 +235,49 @@ class SQLiteRepository:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        connection = self._connection()
-        try:
-            connection.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as error:
-            raise StorageError(f"cannot start a transaction on {self.path!r}: {error}") from error
-        try:
-            yield connection
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
-        try:
-            connection.execute("COMMIT")
-        except sqlite3.Error as error:
-            connection.execute("ROLLBACK")
-            raise StorageError(f"commit failed on {self.path!r}: {error}") from error
+        with self._turns:
+            connection = self._connection()
+            try:
+                connection.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as error:
+                raise _storage_error("cannot start a write", self.path, error) from error
+            try:
+                yield connection
+                connection.execute("COMMIT")
+            except BaseException as error:
+                # SQLite itself rolls back after some errors (a full disk): then there is no
+                # transaction left to roll back, and the original error is the one to report.
+                if connection.in_transaction:
+                    with suppress(sqlite3.Error):
+                        connection.execute("ROLLBACK")
+                if isinstance(error, sqlite3.Error):
+                    raise _storage_error("the write failed", self.path, error) from error
+                raise
 
-    def _read(self, sql: str, parameters: Sequence[Any] = ()) -> list[Any]:
-        try:
-            return self._connection().execute(sql, parameters).fetchall()
-        except sqlite3.Error as error:
-            raise StorageError(f"read failed on {self.path!r}: {error}") from error
+    def _read(self, sql: str, parameters: Sequence[Any] | Mapping[str, Any] = ()) -> list[Any]:
+        with self._turns:
+            try:
+                return self._connection().execute(sql, parameters).fetchall()
+            except sqlite3.Error as error:
+                raise _storage_error("a read failed", self.path, error) from error
 
     def _migrate(self) -> None:
-        try:
-            with self._write() as connection:
-                connection.execute(
-                    "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"
+        with self._write() as connection:
+            connection.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"
+            )
+            row = connection.execute("SELECT max(version) FROM schema_version").fetchone()
+            current = row[0] or 0
+            if current > SCHEMA_VERSION:
+                raise StorageError(
+                    f"{self.path!r} has schema version {current}; this library knows up to"
+                    f" {SCHEMA_VERSION}: upgrade aliexpress-onboarding"
                 )
-                row = connection.execute("SELECT max(version) FROM schema_version").fetchone()
-                current = row[0] or 0
-                if current > SCHEMA_VERSION:
-                    raise StorageError(
-                        f"{self.path!r} has schema version {current}; this library knows up to"
-                        f" {SCHEMA_VERSION}: upgrade aliexpress-onboarding"
-                    )
-                for version in range(current + 1, SCHEMA_VERSION + 1):
-                    for statement in _MIGRATIONS[version].split(";"):
-                        if statement.strip():
-                            connection.execute(statement)
-                    connection.execute("INSERT INTO schema_version VALUES (?)", (version,))
-        except sqlite3.DatabaseError as error:
-            raise StorageError(f"{self.path!r} is not a usable SQLite database: {error}") from error
+            for version in range(current + 1, SCHEMA_VERSION + 1):
+                for statement in _MIGRATIONS[version].split(";"):
+                    if statement.strip():
+                        connection.execute(statement)
+                connection.execute("INSERT INTO schema_version VALUES (?)", (version,))
 
     # ------------------------------------------------------------------ aggregates
 
@@ -277,10 +372,12 @@ class SQLiteRepository:
                     "INSERT INTO unique_keys (key, kind, id) VALUES (?, ?, ?)",
                     [(key, *key_of) for key in keys],
                 )
-            if events:
+            if events:  # a new event of a held aggregate is held with it
                 connection.executemany(
-                    "INSERT INTO outbox (event_id, aggregate_id, document) VALUES (?, ?, ?)",
-                    [(e.event_id, e.aggregate_id, to_json(e)) for e in events],
+                    "INSERT INTO outbox (event_id, aggregate_id, document, held_until)"
+                    " VALUES (?, ?, ?, (SELECT held_until FROM outbox WHERE aggregate_id = ?"
+                    " AND delivered_at IS NULL ORDER BY sequence LIMIT 1))",
+                    [(e.event_id, e.aggregate_id, to_json(e), e.aggregate_id) for e in events],
                 )
         except sqlite3.IntegrityError as error:
             raise ConcurrencyConflictError(aggregate.id, aggregate.version - 1, None) from error
@@ -304,12 +401,41 @@ class SQLiteRepository:
     # ------------------------------------------------------------------ outbox
 
     def pending_events(self, limit: int = 1000) -> list[OutboxEntry]:
-        """Up to ``limit`` undelivered events, oldest first."""
-        rows = self._read(
-            "SELECT sequence, document, attempts, next_attempt_at, last_error FROM outbox"
-            " WHERE delivered_at IS NULL ORDER BY sequence LIMIT ?",
-            (limit,),
+        """Up to ``limit`` undelivered events, oldest first, due or not."""
+        return self._entries(
+            self._read(
+                "SELECT sequence, document, attempts, next_attempt_at, last_error FROM outbox"
+                " WHERE delivered_at IS NULL ORDER BY sequence LIMIT ?",
+                (limit,),
+            )
         )
+
+    def due_events(self, now: datetime, limit: int) -> list[OutboxEntry]:
+        """Up to ``limit`` events due at ``now``, oldest first; held aggregates wait.
+
+        Reads the never-held entries and the entries whose hold has ended, each an index
+        range in index order: a held aggregate's backlog is not read at all. All undelivered
+        entries of an aggregate share its ``held_until``, so each aggregate's entries come in
+        order, a prefix of its backlog.
+        """
+        return self._entries(
+            self._read(
+                "SELECT * FROM (SELECT sequence, document, attempts, next_attempt_at, last_error"
+                " FROM outbox WHERE delivered_at IS NULL AND held_until IS NULL"
+                " ORDER BY sequence LIMIT :limit)"
+                " UNION ALL"
+                " SELECT * FROM (SELECT sequence, document, attempts, next_attempt_at, last_error"
+                " FROM outbox WHERE delivered_at IS NULL AND held_until <= :now"
+                " ORDER BY held_until, sequence LIMIT :limit)"
+                " ORDER BY 1 LIMIT :limit",
+                {"limit": limit, "now": _utc_text(now)},
+            )
+        )
+
+    def release(self, sequences: Sequence[int]) -> None:
+        """Nothing to do: SQLite entries are not leased."""
+
+    def _entries(self, rows: list[Any]) -> list[OutboxEntry]:
         return [
             OutboxEntry(
                 sequence,
@@ -325,13 +451,14 @@ class SQLiteRepository:
         event: Event = from_stored_json(document, record=f"outbox:{sequence}")
         return event
 
-    def _update_outbox(self, sql: str, parameters: Sequence[Any]) -> None:
+    def _update_outbox(self, sql: str, parameters: Sequence[Any] | Mapping[str, Any]) -> None:
         # One statement: outside BEGIN it is its own atomic transaction, and it takes the write
         # lock as it starts (waiting up to busy_timeout), so it needs no BEGIN IMMEDIATE.
-        try:
-            self._connection().execute(sql, parameters)
-        except sqlite3.Error as error:
-            raise StorageError(f"outbox update failed on {self.path!r}: {error}") from error
+        with self._turns:
+            try:
+                self._connection().execute(sql, parameters)
+            except sqlite3.Error as error:
+                raise _storage_error("an outbox update failed", self.path, error) from error
 
     def mark_delivered(self, sequence: int) -> None:
         """Mark an outbox entry delivered (kept, with its time, for audit)."""
@@ -341,11 +468,18 @@ class SQLiteRepository:
         )
 
     def mark_failed(self, sequence: int, *, next_attempt_at: datetime, error: str) -> None:
-        """Count a failed delivery and set when to try again."""
+        """Count a failed delivery; hold the entry's aggregate until ``next_attempt_at``."""
+        # One statement, so atomic without BEGIN: the failed entry gets its bookkeeping, and
+        # every undelivered entry of its aggregate (itself included) the hold.
         self._update_outbox(
-            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?"
-            " WHERE sequence = ?",
-            (_utc_text(next_attempt_at), error[:1000], sequence),
+            "UPDATE outbox SET held_until = :until,"
+            " attempts = attempts + (sequence = :sequence),"
+            " next_attempt_at = CASE WHEN sequence = :sequence THEN :until"
+            " ELSE next_attempt_at END,"
+            " last_error = CASE WHEN sequence = :sequence THEN :error ELSE last_error END"
+            " WHERE delivered_at IS NULL"
+            " AND aggregate_id = (SELECT aggregate_id FROM outbox WHERE sequence = :sequence)",
+            {"until": _utc_text(next_attempt_at), "error": error[:1000], "sequence": sequence},
         )
 
     def events(self, aggregate_id: str | None = None) -> list[Event]:
