@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import email
 import email.policy
+import itertools
 import shutil
 import smtplib
 import socket
 import ssl
 import subprocess
+import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -125,6 +128,67 @@ def running(**options: Any) -> Iterator[Server]:
         controller.stop()
 
 
+@attrs.define
+class Tarpit:
+    """A server that sends ``script`` (the first reply at once, each next one after a line
+    from the client), starts TLS when given ``tls``, then trickles a reply that never ends,
+    one byte every ``every`` seconds, until stopped."""
+
+    script: tuple[bytes, ...] = ()
+    tls: ssl.SSLContext | None = None
+    every: float = 0.05
+    listener: socket.socket = attrs.field(factory=lambda: socket.create_server((HOST, 0)))
+    stopped: threading.Event = attrs.field(factory=threading.Event)
+
+    def serve(self) -> None:
+        self.listener.settimeout(0.1)
+        while not self.stopped.is_set():
+            try:
+                connection, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            with connection:
+                connection.settimeout(1)
+                self._talk(connection)
+
+    def _talk(self, connection: socket.socket) -> None:
+        try:
+            for n, reply in enumerate(self.script):
+                if n:
+                    self._read_line(connection)
+                connection.sendall(reply)
+            if self.tls is None:
+                self._trickle(connection)
+                return
+            with self.tls.wrap_socket(connection, server_side=True) as secure:
+                self._trickle(secure)
+        except OSError:  # the client hung up
+            return
+
+    def _trickle(self, connection: socket.socket) -> None:
+        for byte in itertools.cycle(b"220-still talking\r\n"):  # "-": more lines follow
+            if self.stopped.wait(self.every):
+                return
+            connection.sendall(bytes([byte]))
+
+    def _read_line(self, connection: socket.socket) -> None:
+        line = b""
+        while not line.endswith(b"\n") and not self.stopped.is_set():
+            try:
+                byte = connection.recv(1)
+            except TimeoutError:
+                continue
+            if not byte:
+                raise ConnectionResetError
+            line += byte
+
+
+STARTTLS_SCRIPT = (b"220 tarpit\r\n", b"250-tarpit\r\n250 STARTTLS\r\n", b"220 go ahead\r\n")
+DEADLINE = 0.5
+LATE = DEADLINE + 2  # generous: the assertion is "it ends", never a precise duration
+TOO_SLOW = "the server did not finish within the 0.5 s deadline"
+
+
 def accept_only_password(
     server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
 ) -> AuthResult:
@@ -180,6 +244,34 @@ HELLO = Email(DEVELOPER, "Your application", "Approved.\nWelcome!\n")
 @pytest.fixture
 def smtp_server() -> Iterator[Server]:
     yield from running()
+
+
+@pytest.fixture
+def black_hole() -> Iterator[int]:
+    """The port of a server that never says a word: the kernel accepts, nobody answers."""
+    with socket.create_server((HOST, 0)) as listener:
+        yield listener.getsockname()[1]
+
+
+@pytest.fixture
+def tarpit(security: str, request: pytest.FixtureRequest) -> Iterator[int]:
+    """The port of a `Tarpit` that, for the test's ``security``, trickles the greeting, or the
+    reply to EHLO after STARTTLS, or the greeting over TLS (with the test certificate)."""
+    match security:
+        case "none":
+            server = Tarpit()
+        case "starttls":
+            server = Tarpit(STARTTLS_SCRIPT, tls=request.getfixturevalue("server_tls"))
+        case _:
+            server = Tarpit(tls=request.getfixturevalue("server_tls"))
+    thread = threading.Thread(target=server.serve, name="tarpit")
+    thread.start()
+    try:
+        yield server.listener.getsockname()[1]
+    finally:
+        server.stopped.set()
+        thread.join(timeout=5)
+        server.listener.close()
 
 
 @pytest.fixture(scope="module")
@@ -290,10 +382,18 @@ def test_username_and_password_come_together() -> None:
 
 @pytest.mark.parametrize(
     ("setting", "value"),
-    [("port", 0), ("port", 70000), ("security", "tls"), ("timeout", 0), ("timeout", True)],
+    [
+        ("port", 0),
+        ("port", 70000),
+        ("security", "tls"),
+        ("timeout", 0),
+        ("timeout", True),
+        ("deadline", -1),
+        ("deadline", "30"),
+    ],
 )
 def test_bad_settings_are_refused(setting: str, value: object) -> None:
-    """Port, security and timeout are checked when the sender is made."""
+    """Port, security, timeout and deadline are checked when the sender is made."""
     settings: dict[str, Any] = {"host": HOST, "port": 25, "sender": PLATFORM, setting: value}
     with pytest.raises(ValidationError) as caught:
         SMTPEmailSender(**settings)
@@ -432,6 +532,80 @@ def test_connection_refused_is_a_delivery_error_without_the_password() -> None:
         isinstance(error.__cause__, ConnectionRefusedError),
         PASSWORD in f"{error} {error.reason} {error.__cause__}",
     )
+
+
+# --------------------------------------------------------------------------- SMTP deadline
+
+
+def timed_failure(sender: SMTPEmailSender) -> tuple[float, list[str]]:
+    """How long ``sender.send`` ran (at most ``LATE`` s) and the reasons it failed with.
+
+    The send runs in a thread so that a send that never ends fails the test instead of hanging
+    it; the server's fixture hangs up when the test ends, which ends such a send too.
+    """
+    reasons: list[str] = []
+
+    def send() -> None:
+        try:
+            sender.send(HELLO)
+        except EmailDeliveryError as error:
+            reasons.append(error.reason)
+
+    start = time.monotonic()
+    worker = threading.Thread(target=send, name="send")
+    worker.start()
+    worker.join(LATE)
+    return time.monotonic() - start, reasons
+
+
+@pytest.mark.parametrize("security", ["none", "ssl"])
+def test_a_silent_server_fails_the_send_at_the_deadline(black_hole: int, security: str) -> None:
+    """A server that never answers (greeting or TLS handshake) costs the deadline, no more."""
+    sender = SMTPEmailSender(
+        HOST, black_hole, sender=PLATFORM, security=security, timeout=60, deadline=DEADLINE
+    )
+    took, reasons = timed_failure(sender)
+    assert (True, [TOO_SLOW]) == (took < LATE, reasons)
+
+
+@pytest.mark.parametrize("security", ["none", "starttls", "ssl"])
+def test_a_trickling_server_fails_the_send_at_the_deadline(
+    tarpit: int, security: str, client_tls: ssl.SSLContext
+) -> None:
+    """A byte every 0.05 s never trips the 60 s socket timeout, in clear text or over TLS; the
+    deadline still ends the send, and its reason holds no password."""
+    login = {} if security == "none" else {"username": "platform", "password": PASSWORD}
+    sender = SMTPEmailSender(
+        HOST,
+        tarpit,
+        sender=PLATFORM,
+        security=security,
+        timeout=60,
+        deadline=DEADLINE,
+        ssl_context=client_tls,
+        **login,
+    )
+    took, reasons = timed_failure(sender)
+    assert (True, [TOO_SLOW]) == (took < LATE, reasons)
+
+
+def test_a_send_within_the_deadline_delivers(smtp_server: Server) -> None:
+    """A server that answers promptly gets the message with a short deadline in place."""
+    sender_for(smtp_server, security="none", deadline=5).send(HELLO)
+    [message] = smtp_server.inbox.messages()
+    assert "Your application" == message["Subject"]
+
+
+def test_a_send_leaves_no_thread_behind(smtp_server: Server, black_hole: int) -> None:
+    """The deadline's watchdog thread is gone once send returns, sent or failed."""
+    before = set(threading.enumerate())
+    sender_for(smtp_server, security="none", deadline=5).send(HELLO)
+    after_success = set(threading.enumerate())
+    silent = SMTPEmailSender(HOST, black_hole, sender=PLATFORM, security="none", deadline=0.2)
+    with pytest.raises(EmailDeliveryError):
+        silent.send(HELLO)
+    after_failure = set(threading.enumerate())
+    assert (before, before) == (after_success, after_failure)
 
 
 # --------------------------------------------------------------------------- the notifier

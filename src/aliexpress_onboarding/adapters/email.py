@@ -11,13 +11,18 @@ rejection reason goes in the body only), so no user text can inject a header.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import smtplib
+import socket
 import ssl
+import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
+from types import TracebackType
 from typing import Any, Final, Literal, Protocol, get_args, runtime_checkable
 
 import attrs
@@ -132,9 +137,107 @@ def _check_port(_: object, __: object, value: Any) -> None:
         raise ValidationError("port", value, "must be a whole number from 1 to 65535")
 
 
-def _check_timeout(_: object, __: object, value: Any) -> None:
+def _check_seconds(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise ValidationError("timeout", value, "must be a positive number of seconds")
+        raise ValidationError(attribute.name, value, "must be a positive number of seconds")
+
+
+class _Deadline:
+    """The wall-clock limit of one send, with a watchdog that shuts the connection down at it.
+
+    A socket timeout bounds each wait for the next bytes, not a whole reply: a server that
+    trickles a byte now and then never trips it. When the deadline passes, the watchdog thread
+    shuts the connection down, which wakes the read or write the sending thread is blocked in,
+    so `smtplib` raises. Use it as a context manager: leaving it stops the watchdog thread.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self._end = time.monotonic() + seconds
+        self._lock = threading.Lock()
+        self._expired = False
+        self._watched: socket.socket | None = None
+        self._timer = threading.Timer(seconds, self._expire)
+
+    def __enter__(self) -> _Deadline:
+        self._timer.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._timer.cancel()
+        self._timer.join()
+        with self._lock:
+            if self._watched is not None:
+                self._watched.close()
+                self._watched = None
+
+    def passed(self) -> bool:
+        """Whether the deadline has passed."""
+        return time.monotonic() >= self._end
+
+    def cap(self, timeout: float) -> float:
+        """``timeout``, or the time left if that is shorter.
+
+        Raises:
+            TimeoutError: no time is left.
+        """
+        left = self._end - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the deadline passed before connecting")
+        return min(timeout, left)
+
+    def watch(self, connection: socket.socket) -> None:
+        """Shut ``connection`` down when the deadline passes (at once if it has)."""
+        with self._lock:
+            # A duplicate of the descriptor: TLS (from the start or after STARTTLS) takes the
+            # descriptor from the socket object it wraps, but it is still the same connection.
+            self._watched = connection.dup()
+            if self._expired:
+                self._shut_down(self._watched)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self._expired = True
+            if self._watched is not None:
+                self._shut_down(self._watched)
+
+    @staticmethod
+    def _shut_down(connection: socket.socket) -> None:
+        with contextlib.suppress(OSError):  # the server closed it already: nothing to wake
+            connection.shutdown(socket.SHUT_RDWR)
+
+
+class _SMTP(smtplib.SMTP):
+    """`smtplib.SMTP` connected within a `_Deadline` that watches the connection.
+
+    Given ``tls``, it speaks TLS from the first byte, as `smtplib.SMTP_SSL` does.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        timeout: float,
+        deadline: _Deadline,
+        tls: ssl.SSLContext | None,
+    ) -> None:
+        self._deadline = deadline
+        self._tls = tls
+        super().__init__(host, port, timeout=timeout)
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        # smtplib's hook for making the connection (SMTP_SSL overrides it the same way). The
+        # watchdog cannot reach a connection still being made, so its timeout is capped instead.
+        connection = socket.create_connection((host, port), self._deadline.cap(timeout))
+        self._deadline.watch(connection)
+        if self._tls is None:
+            return connection
+        return self._tls.wrap_socket(connection, server_hostname=host)
 
 
 @attrs.frozen
@@ -149,7 +252,13 @@ class SMTPEmailSender:
             from the first byte) or ``"none"`` (clear text: only for a relay on a trusted host).
         username: the login, if the server wants one (always with ``password``).
         password: the password; never shown by ``repr`` or in errors.
-        timeout: seconds to wait for the server at each step.
+        timeout: seconds to wait for the server's next bytes at each step (a socket timeout: a
+            server that keeps sending a byte now and then never trips it).
+        deadline: seconds the whole send may take, from connecting to the end of the session,
+            however slowly the server trickles its replies; connecting waits at most the
+            smaller of ``timeout`` and the time left. When it passes, the connection is shut
+            down and `send` raises `EmailDeliveryError`. Name lookups (the server's, and
+            smtplib's of this machine for EHLO) are not cut short.
         ssl_context: how to check the server's certificate (default: the system's trusted
             certificates, with host name checking).
 
@@ -166,7 +275,8 @@ class SMTPEmailSender:
         default=None, kw_only=True, validator=attrs.validators.optional(text_field(320))
     )
     password: str | None = attrs.field(default=None, kw_only=True, repr=False)
-    timeout: float = attrs.field(default=10.0, kw_only=True, validator=_check_timeout)
+    timeout: float = attrs.field(default=10.0, kw_only=True, validator=_check_seconds)
+    deadline: float = attrs.field(default=30.0, kw_only=True, validator=_check_seconds)
     ssl_context: ssl.SSLContext | None = attrs.field(default=None, kw_only=True)
 
     def __attrs_post_init__(self) -> None:
@@ -190,18 +300,24 @@ class SMTPEmailSender:
 
         Raises:
             EmailDeliveryError: the server could not be reached, refused TLS, the login or the
-                e-mail; or the connection failed (the `smtplib` or `OSError` cause is chained).
+                e-mail, or did not finish within the ``deadline``; or the connection failed
+                (the `smtplib` or `OSError` cause is chained).
         """
         message = self._message(email)
+        deadline = _Deadline(self.deadline)
         try:
-            with self._connect() as smtp:
+            with deadline, self._connect(deadline) as smtp:
                 if self.security == "starttls":
                     smtp.starttls(context=self._context())
                 if self.username is not None and self.password is not None:
                     smtp.login(self.username, self.password)
                 smtp.send_message(message)
         except (smtplib.SMTPException, OSError) as error:
-            reason = f"{type(error).__name__}: {error}"
+            reason = (
+                f"the server did not finish within the {self.deadline:g} s deadline"
+                if deadline.passed()
+                else f"{type(error).__name__}: {error}"
+            )
             raise EmailDeliveryError(email.to, self.host, self.port, reason) from error
 
     def _message(self, email: Email) -> EmailMessage:
@@ -221,12 +337,9 @@ class SMTPEmailSender:
         message.set_content(email.body)
         return message
 
-    def _connect(self) -> smtplib.SMTP:
-        if self.security == "ssl":
-            return smtplib.SMTP_SSL(
-                self.host, self.port, timeout=self.timeout, context=self._context()
-            )
-        return smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+    def _connect(self, deadline: _Deadline) -> smtplib.SMTP:
+        tls = self._context() if self.security == "ssl" else None
+        return _SMTP(self.host, self.port, timeout=self.timeout, deadline=deadline, tls=tls)
 
     def _context(self) -> ssl.SSLContext:
         return self.ssl_context or ssl.create_default_context()
