@@ -23,8 +23,13 @@ from aliexpress_onboarding import (
     PermissionDeniedError,
     Store,
 )
-from aliexpress_onboarding.adapters.memory import InMemoryNotifier, InMemoryRepository
+from aliexpress_onboarding.adapters.memory import (
+    InMemoryNotifier,
+    InMemoryRepository,
+    SecretsCredentialIssuer,
+)
 from aliexpress_onboarding.domain.events import Event
+from aliexpress_onboarding.domain.values import AppKey
 from aliexpress_onboarding.errors import ConcurrencyConflictError, NotFoundError, ValidationError
 from aliexpress_onboarding.ports import AggregateRoot
 from aliexpress_onboarding.service import OnboardingService
@@ -344,3 +349,37 @@ def test_without_auto_dispatch_events_wait_in_the_outbox() -> None:
     report = service.dispatch_pending()
     assert ((1, []), 1) == (before, report.delivered)
     assert ["AccountRegistered"] == [e.type for e in notifier.events]
+
+
+class RepeatingKeys(SecretsCredentialIssuer):
+    """Issues the appKeys it is given, in order: a forced collision."""
+
+    def __init__(self, *keys: str) -> None:
+        self.keys = list(keys)
+
+    def new_app_key(self) -> AppKey:
+        return AppKey(self.keys.pop(0) if len(self.keys) > 1 else self.keys[0])
+
+
+def test_an_app_key_issued_before_is_replaced_by_a_fresh_one() -> None:
+    """A colliding appKey is retried with a new one, not reported as a conflict."""
+    service, _ = make_service(credentials=RepeatingKeys("10000001", "10000001", "10000002"))
+    account_id, application = onboard(service)
+    service.approve(application.id, actor=REVIEWER)
+    first = service.create_app(account_id, "self", "sunrise_sync", actor=OWNER)
+    second = service.create_app(account_id, "self", "sunrise_ops", actor=OWNER)
+    assert (["10000001", "10000002"], 2) == (
+        [str(first.app_key), str(second.app_key)],
+        len(service.repository.list_by_account(App, account_id)),
+    )
+
+
+def test_an_issuer_that_only_repeats_itself_ends_in_a_conflict_storing_nothing() -> None:
+    """Five taken appKeys in a row: ConcurrencyConflictError, and no second app."""
+    service, _ = make_service(credentials=RepeatingKeys("10000001"))
+    account_id, application = onboard(service)
+    service.approve(application.id, actor=REVIEWER)
+    service.create_app(account_id, "self", "sunrise_sync", actor=OWNER)
+    with pytest.raises(ConcurrencyConflictError):
+        service.create_app(account_id, "self", "sunrise_ops", actor=OWNER)
+    assert 1 == len(service.repository.list_by_account(App, account_id))

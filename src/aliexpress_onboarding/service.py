@@ -64,6 +64,9 @@ def open_repository(url: str) -> Repository:
     )
 
 
+_CREATE_APP_TRIES: Final = 5
+"""How many fresh appKeys `create_app` tries before it gives up on conflicts."""
+
 _INLINE_LIMIT: Final = 100
 """The most events one command's dispatch attempts: a backlog is for `dispatch_pending`."""
 
@@ -343,23 +346,37 @@ class OnboardingService:
             PermissionDeniedError: ``actor`` is not the account's owner.
             RuleViolationError: inactive account, no approved application, or the name is taken.
             InvalidAppNameError: the name breaks the platform's rule.
-            ConcurrencyConflictError: a concurrent creation took the name.
+            ConcurrencyConflictError: five fresh appKeys in a row were taken (a broken
+                credential issuer); an appKey issued before is retried with a new one.
         """
         account = self._load(DeveloperAccount, account_id, "account_id")
-        app, events = App.create(
-            self.credentials.new_id("app"),
-            account=account,
-            developer_type=developer_type,
-            name=name,
-            applications=self.repository.list_by_account(DeveloperApplication, account_id),
-            existing_apps=self.repository.list_by_account(App, account_id),
-            app_key=self.credentials.new_app_key(),
-            secret=self.credentials.new_app_secret(),
-            actor=actor,
-            now=self.clock.now(),
-        )
-        self._created(app, events)
-        return app
+        applications = self.repository.list_by_account(DeveloperApplication, account_id)
+        attempt = 1
+        while True:
+            app, events = App.create(
+                self.credentials.new_id("app"),
+                account=account,
+                developer_type=developer_type,
+                name=name,
+                applications=applications,
+                existing_apps=self.repository.list_by_account(App, account_id),
+                app_key=self.credentials.new_app_key(),
+                secret=self.credentials.new_app_secret(),
+                actor=actor,
+                now=self.clock.now(),
+            )
+            try:
+                self.repository.add(app, events)
+            except ConcurrencyConflictError:
+                # The appKey was issued before (random 8 digits collide), or a concurrent
+                # creation took the name: the next round, with a fresh appKey, says which.
+                if attempt == _CREATE_APP_TRIES:
+                    raise
+                logger.info("create_app: conflict on attempt %d, retrying", attempt)
+                attempt += 1
+                continue
+            self._dispatch()
+            return app
 
     def reset_secret(self, app_id: str, *, actor: Actor, overlap: timedelta = timedelta(0)) -> App:
         """Issue a new appSecret; the old one keeps matching for ``overlap``.
