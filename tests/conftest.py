@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import pwd
 import re
+import secrets
 import shlex
 import shutil
 import socket
@@ -38,6 +39,9 @@ settings.register_profile("fuzz", max_examples=100_000, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 _SERVER_SKIPS: list[str] = []
+
+POSTGRES_TEST_PASSWORD = f"pg-test-{secrets.token_hex(8)}"
+"""The throwaway server's password for TCP logins (a new one per session)."""
 _DATABASE = "aliexpress_onboarding_test"
 _START_TIMEOUT = 60
 
@@ -104,6 +108,8 @@ class _Server:
         self.data = self.root / "data"
         self.log = self.root / "server.log"
         self.port = 0
+        self.password_file = self.root / "password"
+        self.password_file.write_text(POSTGRES_TEST_PASSWORD + "\n", encoding="utf-8")
 
     def run(self, *arguments: str, timeout: float) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -130,8 +136,14 @@ class _Server:
             str(self.data),
             "--username",
             "postgres",
-            "--auth",
+            # Local socket: trust; TCP (what the tests use): a real password check, so a wrong
+            # password can be tested.
+            "--auth-local",
             "trust",
+            "--auth-host",
+            "scram-sha-256",
+            "--pwfile",
+            str(self.password_file),
             "--encoding",
             "UTF8",
             "--no-locale",
@@ -228,11 +240,12 @@ def postgres_url() -> Iterator[str]:
         server.initdb()
         server.start()
         started = True
-        admin_url = f"postgresql://postgres@127.0.0.1:{server.port}/postgres"
+        login = f"postgres:{POSTGRES_TEST_PASSWORD}@127.0.0.1:{server.port}"
+        admin_url = f"postgresql://{login}/postgres"
         server.wait_until_ready(admin_url)
         with psycopg.connect(admin_url, autocommit=True) as connection:
             connection.execute(f'CREATE DATABASE "{_DATABASE}"')
-        yield f"postgresql://postgres@127.0.0.1:{server.port}/{_DATABASE}"
+        yield f"postgresql://{login}/{_DATABASE}"
     except BaseException:
         if started:
             server.stop()

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import signal
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -19,10 +23,12 @@ from aliexpress_onboarding import (
     StorageError,
 )
 from aliexpress_onboarding.adapters.memory import InMemoryNotifier
-from aliexpress_onboarding.errors import ConcurrencyConflictError
+from aliexpress_onboarding.errors import ConcurrencyConflictError, ValidationError
 from aliexpress_onboarding.outbox import DispatchReport, dispatch_due
 from aliexpress_onboarding.ports import Repository
+from aliexpress_onboarding.service import open_repository as open_url
 from aliexpress_onboarding.testing import RepositoryContract, sample_account
+from conftest import POSTGRES_TEST_PASSWORD
 
 psycopg = pytest.importorskip("psycopg")
 from aliexpress_onboarding.adapters.postgres import PostgresRepository  # noqa: E402
@@ -263,3 +269,81 @@ def test_service_runs_on_postgres(open_repository: RepositoryFactory) -> None:
         repository.pending_events(),
         open_repository().get(DeveloperAccount, account.id).is_active,
     )
+
+
+# ---------------------------------------------------------------------- real deployments
+
+
+def test_a_repository_built_before_fork_works_in_every_child(
+    open_repository: RepositoryFactory,
+) -> None:
+    """gunicorn --preload: 8 children of a process that used the pool each read their own
+    account, none hangs and none reads another's result."""
+    repository = open_repository()
+    accounts = [sample_account(f"acc-{n}", f"seller-{n}")[0] for n in range(8)]
+    for account in accounts:
+        repository.add(account, [])
+    children = []
+    for account in accounts:
+        pid = os.fork()
+        if pid == 0:  # the child: exit 0 only if it read its own account
+            code = 1
+            try:
+                signal.alarm(20)  # a hang fails the test instead of blocking it
+                code = 0 if repository.get(DeveloperAccount, account.id) == account else 3
+            finally:
+                os._exit(code)
+        children.append(pid)
+    assert [0] * 8 == [os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in children]
+
+
+def test_a_wrong_password_fails_at_once_with_the_servers_reason(postgres_url: str) -> None:
+    """No 30-second pool timeout: the server's refusal, and never the password tried."""
+    wrong = postgres_url.replace(POSTGRES_TEST_PASSWORD, "not-the-password-42")
+    started = time.monotonic()
+    with pytest.raises(StorageError) as caught:
+        PostgresRepository(wrong, schema="never_created", connect_timeout=30)
+    waited = time.monotonic() - started
+    message = str(caught.value)
+    # 30 s is what a pool waits; a refused login takes milliseconds, 10 s is generous.
+    assert (True, True, False) == (
+        waited < 10,
+        "password authentication failed" in message,
+        "not-the-password-42" in message,
+    )
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://user:s3cr3t-pw@127.0.0.1:notaport/db",
+        "postgresql://user:s3cr3t-pw@127.0.0.1:1/db?sslmode=bogus",
+        "mysql://user:s3cr3t-pw@127.0.0.1/db",
+    ],
+)
+def test_passwords_never_appear_in_errors(url: str, caplog: pytest.LogCaptureFixture) -> None:
+    """A malformed, unreachable or unsupported URL: the error and the logs hide the password."""
+    with (
+        caplog.at_level(logging.DEBUG),
+        pytest.raises((StorageError, ValidationError)) as caught,
+    ):
+        open_url(url)
+    shown = [str(caught.value), repr(caught.value), str(getattr(caught.value, "value", ""))]
+    assert [] == [text for text in [*shown, caplog.text] if "s3cr3t-pw" in text]
+
+
+def test_the_repository_repr_shows_where_not_the_password(
+    open_repository: RepositoryFactory,
+) -> None:
+    """repr() names host, port, database and schema only."""
+    assert POSTGRES_TEST_PASSWORD not in repr(open_repository())
+
+
+@pytest.mark.parametrize("schema", ["", 7, "x" * 64, "a\x00b"])
+def test_a_schema_that_is_not_a_name_is_a_validation_error(
+    postgres_url: str, schema: object
+) -> None:
+    """schema='' (and other non-names) are refused before anything connects."""
+    with pytest.raises(ValidationError) as caught:
+        PostgresRepository(postgres_url, schema=schema)  # type: ignore[arg-type]
+    assert "schema" == caught.value.field

@@ -15,6 +15,7 @@ from typing import Any, Final, TypeVar
 
 import attrs
 
+from ._redact import redact_passwords
 from .adapters.memory import (
     InMemoryNotifier,
     InMemoryRepository,
@@ -59,8 +60,10 @@ def open_repository(url: str) -> Repository:
         from .adapters.postgres import PostgresRepository  # psycopg only when used
 
         return PostgresRepository(url)
-    raise ValidationError(
-        "url", url, "expected 'memory://', 'sqlite:///<path>' or 'postgresql://...'"
+    raise ValidationError(  # the URL may carry a password: never echo it
+        "url",
+        redact_passwords(url[:1000]),
+        "expected 'memory://', 'sqlite:///<path>' or 'postgresql://...'",
     )
 
 

@@ -31,6 +31,8 @@ Design, mirroring `SQLiteRepository`:
 
 from __future__ import annotations
 
+import math
+import os
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
@@ -45,6 +47,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from .._redact import redact_passwords
 from ..domain.account import DeveloperAccount
 from ..domain.app import App
 from ..domain.application import ApplicationStatus, DeveloperApplication
@@ -53,6 +56,7 @@ from ..errors import (
     ConcurrencyConflictError,
     NotFoundError,
     StorageError,
+    ValidationError,
 )
 from ..ports import KIND_NAMES, AggregateRoot, OutboxEntry
 from ..serialization import from_stored_json, to_json
@@ -175,27 +179,43 @@ def _describe(conninfo: str) -> str:
     return f"postgresql://{host}:{port}/{parts.get('dbname') or ''}"
 
 
+def _password(conninfo: str) -> str:
+    try:
+        return str(conninfo_to_dict(conninfo).get("password") or "")
+    except psycopg.Error:
+        return ""
+
+
 class PostgresRepository:
     """A `Repository` in a PostgreSQL database, shared safely by many processes and hosts.
 
-    Construct it from a connection string, which opens (and `close` closes) a connection pool
-    of ``min_size`` to ``max_size`` connections, or from a `psycopg_pool.ConnectionPool` you
-    own (then ``min_size``, ``max_size`` and ``connect_timeout`` are ignored and `close` leaves
+    Construct it from a connection string or from a `psycopg_pool.ConnectionPool` you own
+    (then ``min_size``, ``max_size`` and ``connect_timeout`` are ignored and `close` leaves
     the pool open).
+
+    From a connection string, the constructor connects once, directly (so a wrong password or
+    an unknown database fails at once with the server's reason), migrates the schema and
+    disconnects; the connection pool of ``min_size`` to ``max_size`` connections opens on
+    first use, in the process that uses it. A repository built before ``fork()`` (gunicorn
+    ``--preload``, multiprocessing) therefore works in every child: a child never touches its
+    parent's connections, and opens a pool of its own. No message, ``repr`` or log line of this
+    class shows the password.
 
     Args:
         conninfo: a libpq connection string or URL (``"postgresql://user@host/db"``), or an
-            open `psycopg_pool.ConnectionPool`.
+            open `psycopg_pool.ConnectionPool` (used in the process that made it only).
         schema: the schema holding the tables; created, with its tables, if missing.
         min_size: connections the pool keeps open.
         max_size: the most connections the pool opens.
-        connect_timeout: seconds to wait for the first connection, and for a free pooled
+        connect_timeout: seconds to wait for a connection: the first one, and a free pooled
             connection on each call.
         lease: how long `due_events` keeps its entries from other dispatchers unless they
             are marked delivered or failed first.
 
     Raises:
-        StorageError: the database cannot be reached, or was migrated by a newer release.
+        ValidationError: an empty or non-text schema name, or a malformed setting.
+        StorageError: the database cannot be reached or refuses the login (the server's
+            reason, never the password), or was migrated by a newer release.
     """
 
     def __init__(
@@ -208,45 +228,117 @@ class PostgresRepository:
         connect_timeout: float = 30.0,
         lease: timedelta = timedelta(minutes=5),
     ) -> None:
-        if not schema:
-            raise ValueError("schema must be a non-empty name")
+        if type(schema) is not str or not 1 <= len(schema) <= 63 or "\x00" in schema:
+            raise ValidationError("schema", schema, "must be a name of 1 to 63 characters")
+        if (
+            isinstance(connect_timeout, bool)
+            or not isinstance(connect_timeout, int | float)
+            or not connect_timeout > 0
+        ):
+            raise ValidationError(
+                "connect_timeout", connect_timeout, "must be a positive number of seconds"
+            )
+        if not isinstance(lease, timedelta) or lease < timedelta(0):
+            raise ValidationError("lease", lease, "must be a timedelta of zero or more")
         self.schema = schema
         self.lease = lease
         self._identity = uuid.uuid4().hex
         self._statements: dict[str, sql.Composed] = {}
+        self._connect_timeout = connect_timeout
+        self._pid = os.getpid()
+        self._opening = threading.Lock()
+        self._abandoned: list[ConnectionPool[Any]] = []  # a parent's pools, never touched
         if isinstance(conninfo, str):
             self._where = _describe(conninfo)
+            self._conninfo = conninfo
+            self._secret = _password(conninfo)
+            self._pool_size = (min_size, max_size)
+            self._pool: ConnectionPool[Any] | None = None
             self._owns_pool = True
-            self._pool: ConnectionPool[Any] = ConnectionPool(
-                conninfo,
-                min_size=min_size,
-                max_size=max_size,
-                timeout=connect_timeout,
-                open=False,
-                check=ConnectionPool.check_connection,
-                name=f"aliexpress-onboarding-{self._identity[:8]}",
-            )
-            try:
-                self._pool.open(wait=True, timeout=connect_timeout)
-            except (PoolTimeout, psycopg.Error) as error:
-                self._pool.close()
-                raise StorageError(f"cannot connect to {self._where}: {error}") from error
-        else:
+            self._migrate_directly()
+        elif isinstance(conninfo, ConnectionPool):
             self._where = f"pool {conninfo.name!r}"
+            self._conninfo = ""
+            self._secret = ""
+            self._pool_size = (min_size, max_size)
             self._owns_pool = False
             self._pool = conninfo
-        try:
-            self._migrate()
-        except BaseException:
-            self.close()
-            raise
+            with self._transaction() as cursor:
+                self._migrate(cursor)
+        else:
+            raise ValidationError(
+                "conninfo", type(conninfo).__name__, "must be a connection string or a pool"
+            )
+
+    def __repr__(self) -> str:
+        return f"PostgresRepository({self._where!r}, schema={self.schema!r})"
 
     # ------------------------------------------------------------------ connections
 
+    def _scrubbed(self, error: BaseException) -> str:
+        return redact_passwords(str(error), self._secret)
+
+    def _migrate_directly(self) -> None:
+        """Migrate over one direct connection: fails fast, and leaves no pool to fork."""
+        try:
+            with (
+                psycopg.connect(
+                    self._conninfo, connect_timeout=max(1, math.ceil(self._connect_timeout))
+                ) as connection,
+                connection.cursor() as cursor,
+            ):
+                self._migrate(cursor)
+        except psycopg.Error as error:
+            raise StorageError(
+                f"cannot connect to {self._where}: {self._scrubbed(error)}"
+            ) from None
+
+    def _connections(self) -> ConnectionPool[Any]:
+        """This process's pool, opened on first use (again in a child after ``fork()``)."""
+        if self._pid != os.getpid():
+            if not self._owns_pool:
+                raise StorageError(
+                    f"{self._where} was opened in another process: a connection pool cannot"
+                    " cross fork(); give PostgresRepository a connection string instead"
+                )
+            if self._pool is not None:
+                self._abandoned.append(self._pool)  # the parent's sockets: never close them
+            self._pool = None
+            self._pid = os.getpid()
+            self._opening = threading.Lock()
+        pool = self._pool
+        if pool is None:
+            with self._opening:
+                pool = self._pool
+                if pool is None:
+                    pool = self._pool = self._open_pool()
+        return pool
+
+    def _open_pool(self) -> ConnectionPool[Any]:
+        min_size, max_size = self._pool_size
+        pool: ConnectionPool[Any] = ConnectionPool(
+            self._conninfo,
+            min_size=min_size,
+            max_size=max_size,
+            timeout=self._connect_timeout,
+            open=False,
+            check=ConnectionPool.check_connection,
+            name=f"aliexpress-onboarding-{self._identity[:8]}",
+        )
+        try:
+            pool.open(wait=True, timeout=self._connect_timeout)
+        except (PoolTimeout, psycopg.Error) as error:
+            pool.close()
+            raise StorageError(
+                f"cannot connect to {self._where}: {self._scrubbed(error)}"
+            ) from None
+        return pool
+
     def close(self) -> None:
-        """Close the connection pool, if this repository opened it."""
-        if self._owns_pool:
+        """Close the connection pool, if this repository opened it (in this process)."""
+        if self._owns_pool and self._pool is not None and self._pid == os.getpid():
             self._pool.close()
+            self._pool = None
 
     def __enter__(self) -> PostgresRepository:
         return self
@@ -277,51 +369,54 @@ class PostgresRepository:
                 loses a race (unique violation, serialization failure, deadlock).
         """
         try:
-            with self._pool.connection() as connection, connection.cursor() as cursor:
+            with self._connections().connection() as connection, connection.cursor() as cursor:
                 yield cursor
         except _CONFLICTS as error:
             if conflict is None:
-                raise StorageError(f"transaction failed on {self._where}: {error}") from error
+                raise StorageError(
+                    f"transaction failed on {self._where}: {self._scrubbed(error)}"
+                ) from error
             raise ConcurrencyConflictError(conflict[0], conflict[1], None) from error
         except PoolTimeout as error:
-            raise StorageError(f"no connection to {self._where}: {error}") from error
+            raise StorageError(f"no connection to {self._where}: {self._scrubbed(error)}") from None
         except psycopg.Error as error:
-            raise StorageError(f"database error on {self._where}: {error}") from error
+            raise StorageError(
+                f"database error on {self._where}: {self._scrubbed(error)}"
+            ) from None
 
     def _read(self, template: LiteralString, parameters: Sequence[Any] = ()) -> list[Any]:
         with self._transaction() as cursor:
             cursor.execute(self._sql(template), parameters)
             return cursor.fetchall()
 
-    def _migrate(self) -> None:
-        with self._transaction() as cursor:
-            # Serialise migrations of this schema across processes and hosts.
-            cursor.execute(
-                "SELECT pg_advisory_xact_lock(hashtext(%s))",
-                (f"aliexpress_onboarding.migrate:{self.schema}",),
+    def _migrate(self, cursor: psycopg.Cursor[Any]) -> None:
+        """Bring the schema up to date in the cursor's transaction."""
+        # Serialise migrations of this schema across processes and hosts.
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(hashtext(%s))",
+            (f"aliexpress_onboarding.migrate:{self.schema}",),
+        )
+        cursor.execute(self._sql("CREATE SCHEMA IF NOT EXISTS {schema}"))
+        cursor.execute(
+            self._sql(
+                "CREATE TABLE IF NOT EXISTS {schema}.schema_version (version INTEGER PRIMARY KEY)"
             )
-            cursor.execute(self._sql("CREATE SCHEMA IF NOT EXISTS {schema}"))
-            cursor.execute(
-                self._sql(
-                    "CREATE TABLE IF NOT EXISTS {schema}.schema_version"
-                    " (version INTEGER PRIMARY KEY)"
-                )
+        )
+        cursor.execute(self._sql("SELECT max(version) FROM {schema}.schema_version"))
+        row = cursor.fetchone()
+        current = (row[0] if row else None) or 0
+        if current > SCHEMA_VERSION:
+            raise StorageError(
+                f"schema {self.schema!r} on {self._where} has schema version {current};"
+                f" this library knows up to {SCHEMA_VERSION}: upgrade aliexpress-onboarding"
             )
-            cursor.execute(self._sql("SELECT max(version) FROM {schema}.schema_version"))
-            row = cursor.fetchone()
-            current = (row[0] if row else None) or 0
-            if current > SCHEMA_VERSION:
-                raise StorageError(
-                    f"schema {self.schema!r} on {self._where} has schema version {current};"
-                    f" this library knows up to {SCHEMA_VERSION}: upgrade aliexpress-onboarding"
-                )
-            for version in range(current + 1, SCHEMA_VERSION + 1):
-                for statement in _MIGRATIONS[version]:
-                    cursor.execute(self._sql(statement))
-                cursor.execute(
-                    self._sql("INSERT INTO {schema}.schema_version (version) VALUES (%s)"),
-                    (version,),
-                )
+        for version in range(current + 1, SCHEMA_VERSION + 1):
+            for statement in _MIGRATIONS[version]:
+                cursor.execute(self._sql(statement))
+            cursor.execute(
+                self._sql("INSERT INTO {schema}.schema_version (version) VALUES (%s)"),
+                (version,),
+            )
 
     # ------------------------------------------------------------------ aggregates
 
