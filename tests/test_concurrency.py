@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import multiprocessing
 import os
 import random
@@ -620,3 +621,132 @@ def test_killed_writers_leave_an_intact_sqlite_file(crash: Crash) -> None:
 def test_database_takes_writes_after_killed_writers(crash: Crash) -> None:
     """After the kills the library opens the database and stores a new aggregate."""
     assert None is crash.write_after
+
+
+# ---------------------------------------------------------------------- delivery under faults
+
+DELIVERY_WORKERS = 8
+DELIVERY_COMMANDS = 500
+RETRY = timedelta(milliseconds=5)  # short back-off, so the run retries often
+
+
+class HalfDown:
+    """A notifier whose server fails half the time; each delivery is appended to a file."""
+
+    def __init__(self, path: str, seed: int, failing: float = 0.5) -> None:
+        self.path = path
+        self.rng = random.Random(seed)
+        self.failing = failing
+
+    def notify(self, event: Event) -> None:
+        if self.rng.random() < self.failing:
+            raise ConnectionError("relay down")
+        with open(self.path, "a", encoding="utf-8") as log:
+            log.write(event.event_id + "\n")
+
+
+def _delivery_worker(url: str, n: int, log: str, start: Any, trace: str) -> None:
+    """A child: 500 commands on accounts of its own, its notifier failing half the time."""
+    try:
+        # Half the deliveries fail on purpose: their warnings would only flood the output.
+        logging.getLogger("aliexpress_onboarding.outbox").setLevel(logging.ERROR)
+        service = OnboardingService.from_url(
+            url, notifier=HalfDown(log, seed=n), retry_base=RETRY, retry_max=RETRY * 4
+        )
+        start.wait(PROCESS_TIMEOUT)
+        account_id = ""
+        for index in range(DELIVERY_COMMANDS):
+            step = index % 3
+            seller = Actor.seller(f"delivery-{n}-{index // 3}")
+            if step == 0:
+                account_id = service.register_account(
+                    seller_id=seller.id, enterprise_id="e", actor=seller
+                ).id
+            elif step == 1:
+                service.accept_agreement(account_id, "2024-01", actor=seller)
+            else:
+                service.submit_profile(account_id, PROFILE, actor=seller)
+        service.dispatch_pending()  # waits for the background pass: nothing left in flight
+        _close(service)
+    except BaseException:
+        Path(trace).write_text(traceback.format_exc(), encoding="utf-8")
+        raise
+
+
+@dataclass
+class Delivery:
+    """What the faulty deliveries left behind."""
+
+    stored: list[str]
+    delivered: list[str]
+    pending: int
+    tracebacks: list[str]
+    seconds: float
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def delivery(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Delivery]:
+    directory = tmp_path_factory.mktemp("delivery")
+    with _fresh_database(request, directory) as database:
+        yield _run_delivery(database, directory)
+
+
+def _run_delivery(database: Database, directory: Path) -> Delivery:
+    logs = [directory / f"delivered-{n}.log" for n in range(DELIVERY_WORKERS + 1)]
+    traces = [directory / f"trace-{n}.txt" for n in range(DELIVERY_WORKERS)]
+    _close(OnboardingService.from_url(database.url))  # migrate once, before the race
+    start = multiprocessing.get_context("spawn").Barrier(DELIVERY_WORKERS + 1)
+    processes = []
+    try:
+        for n in range(DELIVERY_WORKERS):
+            args = (database.url, n, str(logs[n]), start, str(traces[n]))
+            processes.append(_spawn(_delivery_worker, *args))
+        start.wait(PROCESS_TIMEOUT)
+        began = time.perf_counter()
+        for process in processes:
+            process.join(PROCESS_TIMEOUT)
+        seconds = time.perf_counter() - began
+    finally:
+        _reap(processes)
+    # Recovery: the notifier works again; a dispatcher drains what the failures left.
+    drain = OnboardingService.from_url(
+        database.url, notifier=HalfDown(str(logs[-1]), seed=99, failing=0.0), auto_dispatch=False
+    )
+    deadline = time.monotonic() + PROCESS_TIMEOUT
+    while drain.repository.pending_events(1) and time.monotonic() < deadline:
+        drain.dispatch_pending()
+        time.sleep(RETRY.total_seconds())
+    pending = len(drain.repository.pending_events())
+    _close(drain)
+    delivered = [line for log in logs if log.exists() for line in log.read_text().split()]
+    print(f"\n{database.backend}: {DELIVERY_WORKERS} x {DELIVERY_COMMANDS} commands, notifier")
+    print(f" failing 50%, in {seconds:.2f} s; {len(delivered)} deliveries", end=" ")
+    return Delivery(
+        [event.event_id for event in database.events()],
+        delivered,
+        pending,
+        [trace.read_text() for trace in traces if trace.exists()],
+        seconds,
+    )
+
+
+def test_a_half_failing_notifier_loses_no_event(delivery: Delivery) -> None:
+    """Every stored event was delivered: 0 lost, 0 undelivered at the end."""
+    assert ([], 0, []) == (
+        delivery.tracebacks,
+        delivery.pending,
+        sorted(set(delivery.stored) - set(delivery.delivered)),
+    )
+
+
+def test_a_half_failing_notifier_gets_no_event_twice(delivery: Delivery) -> None:
+    """Leases keep dispatchers in 8 processes apart: 0 duplicated deliveries."""
+    duplicated = [event_id for event_id, n in Counter(delivery.delivered).items() if n > 1]
+    # register, accept, submit (two events: ProfileSubmitted, AccountActivated), repeated
+    events_per_worker = sum(2 if index % 3 == 2 else 1 for index in range(DELIVERY_COMMANDS))
+    assert ([], DELIVERY_WORKERS * events_per_worker) == (
+        duplicated,
+        len(delivery.stored),
+    )

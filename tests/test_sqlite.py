@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -227,3 +228,31 @@ def test_the_synchronous_setting_is_the_one_in_force(
     """What the docs promise is what the connection runs with."""
     repository = SQLiteRepository(tmp_path / "o.db", synchronous=setting)
     assert pragma == repository._read("PRAGMA synchronous")[0][0]
+
+
+# ---------------------------------------------------------------------- leases across processes
+
+NOW = datetime(2030, 1, 1, tzinfo=UTC)  # after every sample event: all of them are due
+
+
+def test_a_second_dispatcher_skips_leased_entries_and_what_follows_them(tmp_path: Path) -> None:
+    """Another repository on the file (another process) never gets a leased entry, nor a later
+    event of its aggregate, so each aggregate is delivered once and in order."""
+    first, second = SQLiteRepository(tmp_path / "o.db"), SQLiteRepository(tmp_path / "o.db")
+    for n in range(2):
+        first.add(*sample_account(f"acc-{n}", f"seller-{n}"))
+    held = first.due_events(NOW, 1)
+    rest = second.due_events(NOW, 100)
+    assert (["acc-0"], ["acc-1"]) == (
+        [entry.event.aggregate_id for entry in held],
+        sorted({entry.event.aggregate_id for entry in rest}),
+    )
+
+
+def test_a_lease_ends_by_itself(tmp_path: Path) -> None:
+    """A dispatcher that never reports back holds its entries only for its lease."""
+    forgetful = SQLiteRepository(tmp_path / "o.db", lease=timedelta(0))
+    account, timeline = sample_account()
+    forgetful.add(account, timeline)
+    forgetful.due_events(NOW, 100)
+    assert len(timeline) == len(SQLiteRepository(tmp_path / "o.db").due_events(NOW, 100))

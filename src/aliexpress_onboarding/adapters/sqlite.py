@@ -16,9 +16,10 @@ import os
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final, TypeVar
 
 from ..domain.account import DeveloperAccount
@@ -38,7 +39,7 @@ __all__ = ["SQLiteRepository"]
 
 A = TypeVar("A", DeveloperAccount, DeveloperApplication, App)
 
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 _MIGRATIONS: Final[dict[int, str]] = {
     1: """
     CREATE TABLE aggregates (
@@ -83,11 +84,40 @@ _MIGRATIONS: Final[dict[int, str]] = {
         ORDER BY head.sequence LIMIT 1
     ) WHERE delivered_at IS NULL;
     """,
+    # Dispatchers in several processes on one file lease what they are delivering, as on
+    # PostgreSQL, so no event is delivered twice while a lease lasts.
+    3: """
+    ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
+    ALTER TABLE outbox ADD COLUMN claimed_until TEXT;
+    CREATE INDEX outbox_claims ON outbox (claimed_by) WHERE claimed_by IS NOT NULL;
+    """,
 }
+
+# Due, not under another dispatcher's live lease, and no earlier undelivered entry of the
+# aggregate under one (that dispatcher is delivering it: order per aggregate).
+_FREE: Final = (
+    " AND (claimed_until IS NULL OR claimed_until <= :wall)"
+    " AND NOT EXISTS (SELECT 1 FROM outbox AS earlier"
+    " WHERE earlier.aggregate_id = outbox.aggregate_id AND earlier.sequence < outbox.sequence"
+    " AND earlier.delivered_at IS NULL AND earlier.claimed_until > :wall)"
+)
+# Both ranges read the partial index of undelivered entries by (held_until, sequence): the
+# planner, without statistics, would otherwise scan every undelivered entry.
+_DUE: Final = (
+    "SELECT * FROM (SELECT sequence, document, attempts, next_attempt_at, last_error"
+    f" FROM outbox INDEXED BY outbox_due WHERE delivered_at IS NULL AND held_until IS NULL{_FREE}"
+    " ORDER BY sequence LIMIT :limit)"
+    " UNION ALL"
+    " SELECT * FROM (SELECT sequence, document, attempts, next_attempt_at, last_error"
+    f" FROM outbox INDEXED BY outbox_due WHERE delivered_at IS NULL AND held_until <= :now{_FREE}"
+    " ORDER BY held_until, sequence LIMIT :limit)"
+    " ORDER BY 1 LIMIT :limit"
+)
 
 
 def _utc_text(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat()
+    # One width for every stored time, so that text order is time order.
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def _enable_wal(connection: sqlite3.Connection, *, deadline: float) -> None:
@@ -161,6 +191,8 @@ class SQLiteRepository:
             repository is.
         timeout: seconds to wait for another writer's lock (``busy_timeout``).
         synchronous: ``"NORMAL"`` (the default) or ``"FULL"``, as described above.
+        lease: how long `due_events` keeps its entries from dispatchers in other processes
+            unless they are marked delivered or failed, or released, first.
 
     Raises:
         ValidationError: a path that is not a usable file name, or a bad setting.
@@ -174,14 +206,19 @@ class SQLiteRepository:
         *,
         timeout: float = 30.0,
         synchronous: str = "NORMAL",
+        lease: timedelta = timedelta(minutes=5),
     ) -> None:
         self.path = _check_path(path)
         if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
             raise ValidationError("timeout", timeout, "must be a positive number of seconds")
         if synchronous not in _SYNCHRONOUS:
             raise ValidationError("synchronous", synchronous, "must be 'NORMAL' or 'FULL'")
+        if not isinstance(lease, timedelta) or lease < timedelta(0):
+            raise ValidationError("lease", lease, "must be a timedelta of zero or more")
         self._timeout = timeout
         self._synchronous = synchronous
+        self.lease = lease
+        self._identity = uuid.uuid4().hex
         self._local = threading.local()
         # One connection per thread, except in memory: there each connection would be a
         # database of its own, so all threads share one connection and take turns on it.
@@ -410,30 +447,49 @@ class SQLiteRepository:
             )
         )
 
-    def due_events(self, now: datetime, limit: int) -> list[OutboxEntry]:
-        """Up to ``limit`` events due at ``now``, oldest first; held aggregates wait.
+    @property
+    def _claimant(self) -> str:
+        """Who leases outbox entries: this repository object, in this process and thread."""
+        return f"{self._identity}:{os.getpid()}:{threading.get_ident()}"
 
-        Reads the never-held entries and the entries whose hold has ended, each an index
-        range in index order: a held aggregate's backlog is not read at all. All undelivered
-        entries of an aggregate share its ``held_until``, so each aggregate's entries come in
-        order, a prefix of its backlog.
+    def due_events(self, now: datetime, limit: int) -> list[OutboxEntry]:
+        """Lease and return up to ``limit`` events due at ``now``, oldest first.
+
+        Held aggregates wait. Reads the never-held entries and the entries whose hold has
+        ended, each an index range in index order: a held aggregate's backlog is not read at
+        all. All undelivered entries of an aggregate share its ``held_until``, so each
+        aggregate's entries come in order, a prefix of its backlog. The entries are leased to
+        the caller (this repository, in this thread) for ``lease``, so a dispatcher in another
+        process skips them, and later events of their aggregates, until they are marked,
+        released, or the lease ends; the caller's next call releases what it still holds.
         """
-        return self._entries(
-            self._read(
-                "SELECT * FROM (SELECT sequence, document, attempts, next_attempt_at, last_error"
-                " FROM outbox WHERE delivered_at IS NULL AND held_until IS NULL"
-                " ORDER BY sequence LIMIT :limit)"
-                " UNION ALL"
-                " SELECT * FROM (SELECT sequence, document, attempts, next_attempt_at, last_error"
-                " FROM outbox WHERE delivered_at IS NULL AND held_until <= :now"
-                " ORDER BY held_until, sequence LIMIT :limit)"
-                " ORDER BY 1 LIMIT :limit",
-                {"limit": limit, "now": _utc_text(now)},
+        wall = datetime.now(UTC)
+        claimant = self._claimant
+        with self._write() as connection:
+            connection.execute(
+                "UPDATE outbox SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = ?",
+                (claimant,),
             )
-        )
+            rows = connection.execute(
+                _DUE, {"limit": limit, "now": _utc_text(now), "wall": _utc_text(wall)}
+            ).fetchall()
+            if rows:
+                until = _utc_text(wall + self.lease)
+                connection.executemany(
+                    "UPDATE outbox SET claimed_by = ?, claimed_until = ? WHERE sequence = ?",
+                    [(claimant, until, row[0]) for row in rows],
+                )
+        return self._entries(rows)
 
     def release(self, sequences: Sequence[int]) -> None:
-        """Nothing to do: SQLite entries are not leased."""
+        """End this dispatcher's lease on entries it did not attempt: others may take them."""
+        claimant = self._claimant
+        with self._write() as connection:
+            connection.executemany(
+                "UPDATE outbox SET claimed_by = NULL, claimed_until = NULL"
+                " WHERE sequence = ? AND claimed_by = ?",
+                [(sequence, claimant) for sequence in sequences],
+            )
 
     def _entries(self, rows: list[Any]) -> list[OutboxEntry]:
         return [
@@ -463,7 +519,8 @@ class SQLiteRepository:
     def mark_delivered(self, sequence: int) -> None:
         """Mark an outbox entry delivered (kept, with its time, for audit)."""
         self._update_outbox(
-            "UPDATE outbox SET delivered_at = ? WHERE sequence = ?",
+            "UPDATE outbox SET delivered_at = ?, claimed_by = NULL, claimed_until = NULL"
+            " WHERE sequence = ?",
             (_utc_text(datetime.now(UTC)), sequence),
         )
 
@@ -476,7 +533,9 @@ class SQLiteRepository:
             " attempts = attempts + (sequence = :sequence),"
             " next_attempt_at = CASE WHEN sequence = :sequence THEN :until"
             " ELSE next_attempt_at END,"
-            " last_error = CASE WHEN sequence = :sequence THEN :error ELSE last_error END"
+            " last_error = CASE WHEN sequence = :sequence THEN :error ELSE last_error END,"
+            " claimed_by = CASE WHEN sequence = :sequence THEN NULL ELSE claimed_by END,"
+            " claimed_until = CASE WHEN sequence = :sequence THEN NULL ELSE claimed_until END"
             " WHERE delivered_at IS NULL"
             " AND aggregate_id = (SELECT aggregate_id FROM outbox WHERE sequence = :sequence)",
             {"until": _utc_text(next_attempt_at), "error": error[:1000], "sequence": sequence},
