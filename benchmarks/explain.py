@@ -2,7 +2,7 @@
 
 Each explanation times the workload's pieces directly (`harness.breakdown`, no profiler in the
 way) and adds a pyinstrument profile listing the heaviest functions. Some pieces are private
-functions of the library (``serialization._depth``); they are looked up defensively, so a
+functions of the library (``_json.too_deep``); they are looked up defensively, so a
 renamed one drops out of the breakdown instead of failing the run.
 """
 
@@ -25,12 +25,12 @@ import workflows
 from harness import Breakdown, Case, Profile, ProfileRow, Settings
 from report import Explanation
 
-from aliexpress_onboarding import serialization
+from aliexpress_onboarding import _json
 from aliexpress_onboarding.domain import machine as machine_module
 from aliexpress_onboarding.domain.actors import Actor
 from aliexpress_onboarding.domain.application import Approve, DeveloperApplication
-from aliexpress_onboarding.domain.machine import EventRecorder, require_aware, run
-from aliexpress_onboarding.domain.values import EmailAddress
+from aliexpress_onboarding.domain.machine import EventRecorder, run
+from aliexpress_onboarding.domain.values import EmailAddress, require_aware
 from aliexpress_onboarding.serialization import from_dict, from_json, to_dict, to_json
 from aliexpress_onboarding.service import OnboardingService
 
@@ -39,7 +39,7 @@ __all__ = ["engine", "fresh_interpreter", "imports", "round_trip", "service"]
 # Where the time of a workload goes, for the profiles: (label, file name ending, function).
 ENGINE_STEPS = (
     ("run(): one whole transition", "domain/machine.py", "run"),
-    ("require_aware(now)", "domain/machine.py", "require_aware"),
+    ("require_aware(now)", "domain/values.py", "require_aware"),
     ("StateMachine.check: actor permission + table look-up", "domain/machine.py", "check"),
     ("command.guard (is_overdue on escalate)", "workflows.py", "guard"),
     ("EventRecorder(...)", "domain/machine.py", "__init__"),
@@ -53,8 +53,8 @@ ROUND_TRIP_STEPS = (
     ("to_dict: cattrs unstructure", "serialization.py", "to_dict"),
     ("json.dumps", "json/__init__.py", "dumps"),
     ("from_json", "serialization.py", "from_json"),
-    ("_depth: nesting pre-scan (regex over the text)", "serialization.py", "_depth"),
-    ("json.loads", "json/__init__.py", "loads"),
+    ("too_deep: nesting pre-scan (regexes over the text)", "_json.py", "too_deep"),
+    ("JSONDecoder.decode (a hook per object refuses duplicate keys)", "json/decoder.py", "decode"),
     ("from_dict: envelope checks + cattrs structure", "serialization.py", "from_dict"),
     ("email-validator (EmailAddress)", "email_validator/validate_email.py", "validate_email"),
 )
@@ -154,9 +154,9 @@ def round_trip(name: str, value: Any, case: Case, settings: Settings) -> list[Ex
         ),
         ("json.loads of the text", lambda: json.loads(text)),
     ]
-    depth = getattr(serialization, "_depth", None)
+    depth = getattr(_json, "too_deep", None)
     if callable(depth):
-        parts.append(("serialization._depth (nesting pre-scan, regex)", lambda: depth(text)))
+        parts.append(("_json.too_deep (nesting pre-scan, regexes)", lambda: depth(text)))
     parts.append(
         ("from_dict (envelope checks + cattrs structure)", lambda: from_dict(document, kind))
     )

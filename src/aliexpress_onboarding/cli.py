@@ -226,6 +226,8 @@ def _input_format(path: str, chosen: str | None) -> str:
 
 @contextlib.contextmanager
 def _open_binary(path: str) -> Iterator[IO[bytes]]:
+    if "\0" in path:  # only main([...]) can pass one (argv cannot); open() raises ValueError
+        raise _UsageError(f"{path!r}: a file name cannot contain a NUL character")
     if path == "-":
         yield sys.stdin.buffer
     else:
@@ -304,15 +306,20 @@ def _check_header(header: list[str], label: str) -> None:
 
 
 def _jsonl_rows(lines: Iterable[str], label: str) -> Iterator[_Row]:
+    from . import _json  # nesting capped, duplicate keys refused: see `_json.loads`
+
     seen = False
     for line, text in enumerate(lines, start=1):
         if not text.strip():
             continue
         seen = True
         try:
-            record = json.loads(text)
+            record = _json.loads(text)
         except json.JSONDecodeError as error:
             yield line, ValidationError("json", text.strip(), f"not valid JSON: {error.msg}")
+            continue
+        except ValueError as error:
+            yield line, ValidationError("json", text.strip(), str(error))
             continue
         if isinstance(record, dict):
             yield line, record

@@ -28,13 +28,17 @@ The tree::
 Catch `OnboardingError` for anything the library refuses, `ValidationError` (or the builtin
 `ValueError`) for bad input only. Every error keeps its context as attributes, so callers never
 parse messages. A `ValidationError` never carries a secret: the offending value of a secret field
-is left out.
+is left out. A message shows the offending value abbreviated by `safe_repr`, which never raises
+and never costs the value's whole ``repr`` (a huge integer, a megabyte of text, a list nested
+100 000 deep).
 """
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
     from .domain.eligibility import Problem
@@ -64,15 +68,75 @@ __all__ = [
     "ValidationError",
 ]
 
-_MAX_SHOWN = 80
+_MAX_SHOWN: Final = 80
+_MAX_ITEMS: Final = 6
+_MAX_LEVELS: Final = 3
+_MAX_INT_BITS: Final = 256  # about 77 digits: any longer would be cut anyway
+_DIGITS_PER_BIT: Final = math.log10(2)
+_BRACKETS: Final[dict[type, tuple[str, str]]] = {
+    list: ("[", "]"),
+    tuple: ("(", ")"),
+    set: ("{", "}"),
+    frozenset: ("frozenset({", "})"),
+    dict: ("{", "}"),
+}
 
 
-def _shown(value: object) -> str:
-    """A short, safe rendering of an offending value for a message."""
-    text = repr(value)
+def safe_repr(value: object) -> str:
+    """A short rendering of an offending value for an error message, safe for any value.
+
+    At most 80 characters, bounded in cost, and never raising, whatever the value: a huge
+    integer, a megabyte of text, a container nested 100 000 deep or holding a million items,
+    an object whose ``__repr__`` raises.
+
+    Args:
+        value: anything a caller passed.
+
+    Returns:
+        ``repr(value)`` abbreviated, e.g. ``'sunrise sync'``, ``[[[[...]]]]``,
+        ``<int of about 5001 digits>``, or ``<Thing object>`` when its ``repr`` fails.
+    """
+    try:
+        text = _abbreviated(value, _MAX_LEVELS)
+    except Exception:  # a broken __repr__ (RecursionError included): name the type, nothing more
+        text = f"<{type(value).__name__[:_MAX_SHOWN]} object>"
     if len(text) > _MAX_SHOWN:
         text = text[: _MAX_SHOWN - 3] + "..."
     return text
+
+
+def _abbreviated(value: Any, levels: int) -> str:
+    """``repr(value)`` that never costs more than a few items of a few levels.
+
+    Only the builtin types are taken apart (by exact type: a subclass keeps its own repr);
+    anything else is its own ``repr``.
+    """
+    kind = type(value)
+    if kind is str or kind is bytes or kind is bytearray:
+        return repr(value[:_MAX_SHOWN])  # slice first: never the repr of a megabyte
+    if kind is int and value.bit_length() > _MAX_INT_BITS:
+        # str() of an int takes time quadratic in its digits, and Python refuses it beyond
+        # sys.get_int_max_str_digits() (4300): say how long it is instead.
+        return f"<int of about {int(value.bit_length() * _DIGITS_PER_BIT) + 1} digits>"
+    if kind not in _BRACKETS or not value:
+        return repr(value)
+    left, right = _BRACKETS[kind]
+    if levels == 0:
+        return f"{left}...{right}"
+    # In iteration order, never sorted (unlike reprlib): a huge dict or set costs no more.
+    items = itertools.islice(value.items() if kind is dict else value, _MAX_ITEMS)
+    if kind is dict:
+        pieces = [
+            f"{_abbreviated(key, levels - 1)}: {_abbreviated(item, levels - 1)}"
+            for key, item in items
+        ]
+    else:
+        pieces = [_abbreviated(item, levels - 1) for item in items]
+    if len(value) > _MAX_ITEMS:
+        pieces.append("...")
+    elif kind is tuple and len(value) == 1:
+        right = ",)"
+    return f"{left}{', '.join(pieces)}{right}"
 
 
 class OnboardingError(Exception):
@@ -92,7 +156,7 @@ class ValidationError(OnboardingError, ValueError):
         self.field = field
         self.value: Any = None if secret else value
         self.rule = rule
-        shown = "<redacted>" if secret else _shown(value)
+        shown = "<redacted>" if secret else safe_repr(value)
         super().__init__(f"{field}: {rule} (got {shown})")
 
 
@@ -258,7 +322,7 @@ class NotFoundError(OnboardingError):
     def __init__(self, kind: str, id: str) -> None:
         self.kind = kind
         self.id = id
-        super().__init__(f"no {kind} with id {id!r}")
+        super().__init__(f"no {kind} with id {safe_repr(id)}")
 
 
 class EmailDeliveryError(OnboardingError):

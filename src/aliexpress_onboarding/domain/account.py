@@ -22,16 +22,16 @@ from .events import (
     Event,
     ProfileSubmitted,
 )
-from .machine import (
-    EventRecorder,
-    StateMachine,
+from .machine import EventRecorder, StateMachine, run
+from .values import (
+    EmailAddress,
     aware,
     optional_aware,
+    optional_text,
     require_aware,
-    run,
+    text_field,
     version,
 )
-from .values import EmailAddress, optional_text, text_field
 
 __all__ = [
     "AcceptAgreement",

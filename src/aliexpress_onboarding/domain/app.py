@@ -26,16 +26,18 @@ from .events import (
     StoreAuthorizationRevoked,
     StoreAuthorized,
 )
-from .machine import (
-    EventRecorder,
-    StateMachine,
+from .machine import EventRecorder, StateMachine, run
+from .values import (
+    AppKey,
+    AppName,
+    AppSecret,
+    DeveloperType,
     aware,
     optional_aware,
     require_aware,
-    run,
+    text_field,
     version,
 )
-from .values import AppKey, AppName, AppSecret, DeveloperType, text_field
 
 __all__ = [
     "App",

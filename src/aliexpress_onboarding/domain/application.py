@@ -25,17 +25,18 @@ from .events import (
     Event,
     ReviewEscalated,
 )
-from .machine import (
-    EventRecorder,
-    StateMachine,
+from .machine import EventRecorder, StateMachine, run
+from .review import ReviewPolicy
+from .values import (
+    DeveloperType,
+    LicenseDocument,
     aware,
     optional_aware,
+    optional_text,
     require_aware,
-    run,
+    text_field,
     version,
 )
-from .review import ReviewPolicy
-from .values import DeveloperType, LicenseDocument, optional_text, text_field
 
 __all__ = [
     "Approve",

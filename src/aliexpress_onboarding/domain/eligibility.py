@@ -21,7 +21,7 @@ from typing import Any, Final
 
 import attrs
 
-from ..errors import InvalidApplicantError, ValidationError
+from ..errors import InvalidApplicantError, ValidationError, safe_repr
 from .values import SPAIN, CountryCode, DeveloperType, DocumentKind, EmailAddress
 
 __all__ = [
@@ -189,7 +189,12 @@ class Applicant:
         """
         if not isinstance(record, Mapping):
             raise InvalidApplicantError("record", type(record).__name__, "must be a mapping")
-        unknown = sorted(str(k) for k in record if k not in _FIELDS)
+        unknown = sorted(
+            # safe_repr, not str(), for a key that is not text: str() of a huge int raises
+            key if isinstance(key, str) else safe_repr(key)
+            for key in record
+            if key not in _FIELDS
+        )
         if unknown:
             raise InvalidApplicantError(
                 unknown[0], unknown, f"unknown field; expected some of: {', '.join(_FIELDS)}"
@@ -418,8 +423,13 @@ def check_many(
         One report per applicant, in order; ``[r.to_dict() for r in reports]`` makes a table.
 
     Raises:
-        InvalidApplicantError: a record is malformed; ``.field`` starts with its 0-based row.
+        InvalidApplicantError: ``applicants`` is not iterable, or a record is malformed;
+            ``.field`` then starts with its 0-based row.
     """
+    if not isinstance(applicants, Iterable):  # checked: a TypeError while iterating is not ours
+        raise InvalidApplicantError(
+            "applicants", applicants, "must be an iterable of Applicant objects or records"
+        )
     kind = None if developer_type is None else DeveloperType.parse(developer_type)
     reports = []
     for row, item in enumerate(applicants):

@@ -2,17 +2,21 @@
 
 Every event carries ``event_id`` (stable: ``"<aggregate id>:<version>:<n>"``), the
 ``aggregate_id`` and the ``version`` it produced, ``occurred_at`` and the ``actor``. No event
-holds a secret's value: `SecretReset` says *that* the secret changed, never to what.
+holds a secret's value: `SecretReset` says *that* the secret changed, never to what. Every field
+is checked against its annotation when an event is built: a wrong type is a `ValidationError`
+naming the field.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, Final
 
 import attrs
 
+from ..errors import ValidationError
 from .actors import Actor
-from .values import AppKey, AppName, DeveloperType, EmailAddress
+from .values import AppKey, AppName, DeveloperType, EmailAddress, aware, optional_aware, version
 
 __all__ = [
     "AccountActivated",
@@ -33,7 +37,43 @@ __all__ = [
 ]
 
 
-@attrs.frozen(kw_only=True)
+def _instance_of(kind: type, rule: str) -> Any:
+    def validate(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        if not isinstance(value, kind):
+            raise ValidationError(attribute.name, value, rule)
+
+    return validate
+
+
+# The check of each annotation an event field has; a field whose annotation is missing here
+# fails with KeyError when its class is defined (at import), never later.
+_CHECKS: Final = {
+    "str": _instance_of(str, "must be text"),
+    "int": version,
+    "datetime": aware,
+    "datetime | None": optional_aware,
+    "Actor": _instance_of(Actor, "must be an Actor"),
+    "AppKey": _instance_of(AppKey, "must be an AppKey"),
+    "AppName": _instance_of(AppName, "must be an AppName"),
+    "DeveloperType": _instance_of(DeveloperType, "must be a DeveloperType"),
+    "EmailAddress": _instance_of(EmailAddress, "must be an EmailAddress"),
+}
+
+
+def _checked(_: type, fields: list[attrs.Attribute[Any]]) -> list[attrs.Attribute[Any]]:
+    """Give every field of an event the check of its annotation (an attrs field transformer).
+
+    An inherited field keeps the check it has: its annotation may have become a class since
+    (cattrs resolves them). A new field's annotation is its text here (``from __future__ import
+    annotations``), e.g. ``"datetime | None"``.
+    """
+    return [
+        field if field.validator else field.evolve(validator=_CHECKS[str(field.type)])
+        for field in fields
+    ]
+
+
+@attrs.frozen(kw_only=True, field_transformer=_checked)
 class Event:
     """What every event has."""
 
@@ -49,7 +89,7 @@ class Event:
         return type(self).__name__
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=_checked)
 class AccountRegistered(Event):
     """A seller registered a developer account (pending the API use agreement)."""
 
@@ -57,14 +97,14 @@ class AccountRegistered(Event):
     enterprise_id: str
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=_checked)
 class AgreementAccepted(Event):
     """The seller accepted the API use agreement (guide step 1.1)."""
 
     agreement_version: str
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=_checked)
 class ProfileSubmitted(Event):
     """The seller filled in the developer information (guide step 1.2)."""
 
@@ -72,12 +112,12 @@ class ProfileSubmitted(Event):
     email: EmailAddress
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=_checked)
 class AccountActivated(Event):
     """The developer account is active: it may apply to become a developer."""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=_checked)
 class ApplicationSubmitted(Event):
     """A Self or Commercial developer application was submitted and is under review."""
 
@@ -86,19 +126,19 @@ class ApplicationSubmitted(Event):
     document_sha256: str
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=_checked)
 class ApplicationApproved(Event):
     """A reviewer approved the application; the platform sends a notification e-mail."""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=_checked)
 class ApplicationRejected(Event):
     """A reviewer rejected the application, with a reason; the account may apply again."""
 
     reason: str
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=_checked)
 class ReviewEscalated(Event):
     """No decision by the deadline: a ticket was submitted (once per application)."""
 
@@ -106,7 +146,7 @@ class ReviewEscalated(Event):
     deadline: datetime
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=_checked)
 class AppCreated(Event):
     """An app was created; its appKey is public, its appSecret is not in the event."""
 
@@ -116,14 +156,14 @@ class AppCreated(Event):
     developer_type: DeveloperType
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=_checked)
 class SecretReset(Event):
     """The appSecret was replaced; the old one matches until ``previous_valid_until``."""
 
     previous_valid_until: datetime | None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=_checked)
 class StoreAuthorized(Event):
     """A seller authorized the app for one of its stores."""
 
@@ -131,20 +171,20 @@ class StoreAuthorized(Event):
     seller_id: str
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=_checked)
 class StoreAuthorizationRevoked(Event):
     """A store's authorization of the app was revoked."""
 
     store_id: str
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=_checked)
 class AppSuspended(Event):
     """The platform suspended the app: no new store authorizations."""
 
     reason: str
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=_checked)
 class AppResumed(Event):
     """The platform lifted the app's suspension."""

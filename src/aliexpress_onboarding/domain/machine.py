@@ -17,14 +17,13 @@ import enum
 import functools
 import keyword
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
 import attrs
 
 from ..errors import (
     DefinitionError,
-    InvalidDateTimeError,
     PermissionDeniedError,
     RuleViolationError,
     TransitionNotAllowedError,
@@ -33,17 +32,14 @@ from ..errors import (
 from .actors import Actor, Role
 from .eligibility import Problem
 from .events import Event
+from .values import require_aware
 
 __all__ = [
     "Aggregate",
     "Command",
     "EventRecorder",
     "StateMachine",
-    "aware",
-    "optional_aware",
-    "require_aware",
     "run",
-    "version",
 ]
 
 S = TypeVar("S", bound=enum.Enum)
@@ -83,49 +79,6 @@ class Command(Protocol[A_contra]):
     def effect(self, aggregate: A_contra, events: EventRecorder, /) -> Mapping[str, Any]:
         """The field changes of the new aggregate; record events on ``events``."""
         ...
-
-
-def require_aware(field: str, value: object) -> datetime:
-    """Return ``value``, a timezone-aware datetime, as the same instant in UTC.
-
-    Everything the engine stores is in UTC: Python compares datetimes of different zones as
-    unequal when one falls in a repeated (DST fold) hour, so a stored and a reloaded aggregate
-    could differ if their zones did.
-
-    Raises:
-        InvalidDateTimeError: for naive datetimes and anything that is not a datetime.
-    """
-    if not isinstance(value, datetime):
-        raise InvalidDateTimeError(field, value, "must be a timezone-aware datetime")
-    if value.tzinfo is UTC:
-        return value  # already what we store: the common case, and the cheapest
-    try:
-        offset = value.utcoffset()
-    except (ValueError, TypeError, ArithmeticError) as error:
-        raise InvalidDateTimeError(field, value, f"has an unusable time zone: {error}") from None
-    if offset is None:
-        raise InvalidDateTimeError(field, value, "must be timezone-aware, not naive")
-    try:
-        return value.astimezone(UTC)
-    except (OverflowError, ValueError):
-        raise InvalidDateTimeError(field, value, "is outside the years 1 to 9999 in UTC") from None
-
-
-def aware(_: object, attribute: attrs.Attribute[datetime], value: object) -> None:
-    """An attrs validator: the field holds a timezone-aware datetime (see `require_aware`)."""
-    require_aware(attribute.name, value)
-
-
-def optional_aware(_: object, attribute: attrs.Attribute[datetime | None], value: object) -> None:
-    """An attrs validator: the field holds ``None`` or a timezone-aware datetime."""
-    if value is not None:
-        require_aware(attribute.name, value)
-
-
-def version(_: object, attribute: attrs.Attribute[int], value: object) -> None:
-    """An attrs validator: an aggregate's version is a whole number from 1 (bumped by `run`)."""
-    if type(value) is not int or value < 1:
-        raise ValidationError(attribute.name, value, "must be a whole number from 1")
 
 
 @attrs.frozen

@@ -61,8 +61,19 @@ def to_record(item: object) -> dict[str, object]:
 
 
 def to_records(items: Iterable[object]) -> list[dict[str, object]]:
-    """Flat dicts for ``pandas.DataFrame(to_records(items))``, one per item, in order."""
-    return [to_record(item) for item in items]
+    """Flat dicts for ``pandas.DataFrame(to_records(items))``, one per item, in order.
+
+    Raises:
+        ValidationError: ``items`` is not iterable, or an item is not a domain object.
+    """
+    return [to_record(item) for item in _iterable("items", items, "domain objects")]
+
+
+def _iterable(field: str, items: object, of_what: str) -> Iterable[Any]:
+    # Checked, not tried: a TypeError raised while iterating is the iterable's own, not ours.
+    if not isinstance(items, Iterable):
+        raise ValidationError(field, items, f"must be an iterable of {of_what}")
+    return items
 
 
 def html_table(title: str, records: Sequence[dict[str, object]]) -> str:
@@ -91,15 +102,23 @@ def record_html(item: Any) -> str:
     return html_table(type(item).__name__, rows)
 
 
-def _as_tuple(events: Iterable[Event]) -> tuple[Event, ...]:
-    return tuple(events)
+def _as_events(events: Iterable[Event]) -> tuple[Event, ...]:
+    found = tuple(_iterable("events", events, "events"))
+    for event in found:
+        if not isinstance(event, Event):
+            raise ValidationError("events", event, "must be an iterable of events")
+    return found
 
 
 @attrs.frozen
 class Timeline:
-    """An ordered list of events (an aggregate's audit timeline) that shows as a table."""
+    """An ordered list of events (an aggregate's audit timeline) that shows as a table.
 
-    events: tuple[Event, ...] = attrs.field(converter=_as_tuple)
+    Raises:
+        ValidationError: ``events`` is not an iterable of `Event` objects.
+    """
+
+    events: tuple[Event, ...] = attrs.field(converter=_as_events)
 
     def to_records(self) -> list[dict[str, object]]:
         """One flat dict per event."""

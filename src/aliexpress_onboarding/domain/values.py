@@ -13,6 +13,7 @@ import hmac
 import os
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, Final
 
 import attrs
@@ -22,6 +23,7 @@ from ..errors import (
     InvalidAppNameError,
     InvalidCountryCodeError,
     InvalidCredentialError,
+    InvalidDateTimeError,
     InvalidDeveloperTypeError,
     InvalidDocumentError,
     InvalidEmailError,
@@ -74,6 +76,52 @@ def optional_text(max_length: int = 200) -> Any:
             check_text(attribute.name, value, max_length=max_length)
 
     return validate
+
+
+# --------------------------------------------------------------------------- timestamps, versions
+
+
+def require_aware(field: str, value: object) -> datetime:
+    """Return ``value``, a timezone-aware datetime, as the same instant in UTC.
+
+    Everything the engine stores is in UTC: Python compares datetimes of different zones as
+    unequal when one falls in a repeated (DST fold) hour, so a stored and a reloaded aggregate
+    could differ if their zones did.
+
+    Raises:
+        InvalidDateTimeError: for naive datetimes and anything that is not a datetime.
+    """
+    if not isinstance(value, datetime):
+        raise InvalidDateTimeError(field, value, "must be a timezone-aware datetime")
+    if value.tzinfo is UTC:
+        return value  # already what we store: the common case, and the cheapest
+    try:
+        offset = value.utcoffset()
+    except (ValueError, TypeError, ArithmeticError) as error:
+        raise InvalidDateTimeError(field, value, f"has an unusable time zone: {error}") from None
+    if offset is None:
+        raise InvalidDateTimeError(field, value, "must be timezone-aware, not naive")
+    try:
+        return value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise InvalidDateTimeError(field, value, "is outside the years 1 to 9999 in UTC") from None
+
+
+def aware(_: object, attribute: attrs.Attribute[datetime], value: object) -> None:
+    """An attrs validator: the field holds a timezone-aware datetime (see `require_aware`)."""
+    require_aware(attribute.name, value)
+
+
+def optional_aware(_: object, attribute: attrs.Attribute[datetime | None], value: object) -> None:
+    """An attrs validator: the field holds ``None`` or a timezone-aware datetime."""
+    if value is not None:
+        require_aware(attribute.name, value)
+
+
+def version(_: object, attribute: attrs.Attribute[int], value: object) -> None:
+    """An attrs validator: a version (an aggregate's, or the one an event produced) is >= 1."""
+    if type(value) is not int or value < 1:
+        raise ValidationError(attribute.name, value, "must be a whole number from 1")
 
 
 # --------------------------------------------------------------------------- app names
@@ -495,6 +543,21 @@ def _check_registration_type(_: object, __: object, value: Any) -> None:
         raise InvalidRegistrationNumberError("registration_number", value, "must be text or None")
 
 
+def _check_policy(policy: object) -> None:
+    if not isinstance(policy, DocumentPolicy):
+        raise InvalidPolicyError("policy", policy, "must be a DocumentPolicy")
+
+
+def _path_text(path: object) -> str:
+    """``path`` as text, or an error; never an int, which open() would take for a descriptor."""
+    name = os.fspath(path) if isinstance(path, str | os.PathLike) else None
+    if not isinstance(name, str):  # None, or the bytes of an os.PathLike[bytes]
+        raise InvalidDocumentError("path", path, "must be a file path: text or an os.PathLike")
+    if "\0" in name:
+        raise InvalidDocumentError("path", name, "must not contain a NUL character")
+    return name
+
+
 @attrs.frozen
 class LicenseDocument:
     """An uploaded business licence (or CIF), described by what its content is.
@@ -558,8 +621,7 @@ class LicenseDocument:
             InvalidRegistrationNumberError: the registration number failed its check.
             InvalidCountryCodeError: ``country`` is not an assigned code.
         """
-        if not isinstance(policy, DocumentPolicy):
-            raise InvalidPolicyError("policy", policy, "must be a DocumentPolicy")
+        _check_policy(policy)
         if not isinstance(data, bytes | bytearray | memoryview):
             raise InvalidDocumentError("data", type(data).__name__, "must be bytes")
         data = bytes(data)
@@ -601,18 +663,20 @@ class LicenseDocument:
         """Read a file (at most ``policy.max_bytes`` + 1 bytes of it) and check it.
 
         Raises:
-            InvalidDocumentError: as `from_bytes`, or when the file cannot be read.
+            InvalidDocumentError: as `from_bytes`; when ``path`` is not a path (text or an
+                ``os.PathLike`` of text, without NUL), or when the file cannot be read.
+            InvalidPolicyError: ``policy`` is not a `DocumentPolicy`.
         """
+        _check_policy(policy)  # before the file is opened: its max_bytes says how much to read
+        name = _path_text(path)
         try:
-            with open(path, "rb") as file:
+            with open(name, "rb") as file:
                 data = file.read(policy.max_bytes + 1)
         except OSError as error:
-            raise InvalidDocumentError(
-                "path", os.fspath(path), f"cannot be read: {error}"
-            ) from None
+            raise InvalidDocumentError("path", name, f"cannot be read: {error}") from None
         return cls.from_bytes(
             data,
-            filename=os.path.basename(path),
+            filename=os.path.basename(name),
             kind=kind,
             country=country,
             registration_number=registration_number,
