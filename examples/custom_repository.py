@@ -145,15 +145,17 @@ class JsonFileRepository:
         return self._entries([e for e in self._load()["outbox"] if not e["delivered"]][:limit])
 
     def due_events(self, now: datetime, limit: int) -> list[OutboxEntry]:
-        # An aggregate is held while its oldest undelivered entry waits for its retry time.
-        heads: dict[str, str | None] = {}
+        # An aggregate whose oldest undelivered entry failed is held until its retry time,
+        # and is then tried with that entry alone; the others follow once it is delivered.
+        heads: dict[str, dict[str, Any]] = {}
         due = []
         for entry in self._load()["outbox"]:
             if entry["delivered"]:
                 continue
-            aggregate_id = entry["event"]["data"]["aggregate_id"]
-            retry = heads.setdefault(aggregate_id, entry["next_attempt_at"])
-            if retry is None or datetime.fromisoformat(retry) <= now:
+            head = heads.setdefault(entry["event"]["data"]["aggregate_id"], entry)
+            if head["attempts"] == 0 or (
+                head is entry and datetime.fromisoformat(head["next_attempt_at"]) <= now
+            ):
                 due.append(entry)
         return self._entries(due[:limit])
 

@@ -183,3 +183,24 @@ def test_service_settings_out_of_range_are_refused(field: str, settings: dict[st
     with pytest.raises(ValidationError) as caught:
         OnboardingService(notifier=InMemoryNotifier(), **settings)  # type: ignore[arg-type]
     assert field == caught.value.field
+
+
+def test_while_the_notifier_hangs_only_the_first_command_waits_its_deadline() -> None:
+    """A pass that already outlasted the deadline makes later commands return at once."""
+    answer = threading.Event()
+
+    class Hanging:
+        def notify(self, event: Event) -> None:
+            answer.wait(30)
+
+    service = OnboardingService(notifier=Hanging(), dispatch_deadline=timedelta(seconds=1))
+    register(service, 1)  # waits its deadline: the pass is still in flight
+    started = time.monotonic()
+    for n in range(2, 12):
+        register(service, n)
+    waited = time.monotonic() - started
+    pending = len(service.repository.pending_events())
+    answer.set()
+    # Ten commands behind a hanging pass: without the rule, 10 s; 5 s is generous for a
+    # loaded machine and still far below it.
+    assert (True, 11) == (waited < 5, pending)

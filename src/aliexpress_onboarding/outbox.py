@@ -15,13 +15,14 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Final
 
 import attrs
 
-from .ports import Notifier, Repository
+from .ports import Notifier, OutboxEntry, Repository
 
 __all__ = ["DispatchReport", "InlineDispatcher", "dispatch_due", "retry_delay"]
 
@@ -78,13 +79,41 @@ def dispatch_due(
     """Deliver the entries due at ``now`` (up to ``limit``), in order per aggregate.
 
     A failed delivery is counted with its next attempt time (see `retry_delay`); the
-    aggregate's later entries in this pass are deferred. Whatever the pass claimed and did not
-    attempt, including after an error, is released.
+    aggregate's later entries in this pass are deferred. A retried aggregate comes with its
+    failed entry alone; when that one gets through, the pass reads again (a few rounds at
+    most) so its later entries follow at once. Whatever the pass claimed and did not attempt,
+    including after an error, is released.
     """
-    entries = repository.due_events(now, limit)
+    delivered = failed = deferred = 0
+    for _ in range(_ROUNDS):
+        entries = repository.due_events(now, limit - delivered - failed - deferred)
+        done, fell, recovered = _deliver(
+            repository, notifier, entries, now=now, retry_base=retry_base, retry_max=retry_max
+        )
+        delivered, failed = delivered + done, failed + fell
+        deferred += len(entries) - done - fell
+        if not recovered or delivered + failed + deferred >= limit:
+            break
+    return DispatchReport(delivered, failed, deferred)
+
+
+_ROUNDS: Final = 3
+
+
+def _deliver(
+    repository: Repository,
+    notifier: Notifier,
+    entries: list[OutboxEntry],
+    *,
+    now: datetime,
+    retry_base: timedelta,
+    retry_max: timedelta,
+) -> tuple[int, int, bool]:
+    """One round: delivered, failed, and whether a retried entry got through."""
     blocked: set[str] = set()
     finished: set[int] = set()
     delivered = failed = 0
+    recovered = False
     try:
         for entry in entries:
             aggregate_id = entry.event.aggregate_id
@@ -110,12 +139,13 @@ def dispatch_due(
             else:
                 repository.mark_delivered(entry.sequence)
                 delivered += 1
+                recovered = recovered or entry.attempts > 0
             finished.add(entry.sequence)
     finally:
         unattempted = [entry.sequence for entry in entries if entry.sequence not in finished]
         if unattempted:
             repository.release(unattempted)
-    return DispatchReport(delivered, failed, len(entries) - delivered - failed)
+    return delivered, failed, recovered
 
 
 class InlineDispatcher:
@@ -125,7 +155,8 @@ class InlineDispatcher:
     seconds, runs the passes, one at a time with any explicit pass (`exclusive`). A request
     waits for a pass that *starts after it*, so the events the command just stored are
     included; if the pass is slow, the command returns at its deadline and the pass goes on in
-    the background.
+    the background. While a pass has already outlasted the deadline, commands do not wait at
+    all: a notifier that hangs costs the first command its deadline, not every command.
 
     Args:
         run: one dispatch pass; its exceptions are logged, never raised at a command (the
@@ -147,6 +178,7 @@ class InlineDispatcher:
         self._requested = 0
         self._finished = 0
         self._worker: threading.Thread | None = None
+        self._pass_started: float | None = None  # monotonic time of the pass in flight
 
     def exclusive(self) -> threading.Lock:
         """The lock every pass of this dispatcher's service holds, inline or explicit.
@@ -176,6 +208,11 @@ class InlineDispatcher:
                 self._worker.start()
             else:
                 self._condition.notify_all()
+            started = self._pass_started
+            if started is not None and time.monotonic() - started >= deadline:
+                # The pass in flight already outlasted a command's wait (a mail server that
+                # does not answer): queueing behind it would cost every command its deadline.
+                return False
             return self._condition.wait_for(lambda: self._finished >= ticket, deadline)
 
     def _work(self) -> None:
@@ -187,10 +224,12 @@ class InlineDispatcher:
                     self._worker = None
                     return
                 target = self._requested
+                self._pass_started = time.monotonic()
             try:
                 self._run()
             except Exception:  # the commands have committed: report, never raise at them
                 logger.exception("dispatching the outbox failed; the events stay pending")
             with self._condition:
                 self._finished = target
+                self._pass_started = None
                 self._condition.notify_all()

@@ -52,6 +52,8 @@ class InMemoryRepository:
         self._ready: dict[int, OutboxEntry] = {}
         self._undelivered_of: dict[str, list[int]] = {}  # per aggregate, oldest first
         self._held_until: dict[str, datetime] = {}  # aggregates whose oldest entry failed
+        # Aggregates whose hold ended: only their oldest entry is ready until it is delivered.
+        self._retrying: set[str] = set()
         self._wakeups: list[tuple[datetime, str]] = []  # heap of held aggregates' retry times
         self._events: list[Event] = []
         self._sequence = 0
@@ -106,7 +108,9 @@ class InMemoryRepository:
             entry = OutboxEntry(self._sequence, event)
             self._outbox[self._sequence] = entry
             self._undelivered_of.setdefault(event.aggregate_id, []).append(self._sequence)
-            if event.aggregate_id not in self._held_until:
+            if event.aggregate_id not in self._held_until and (
+                event.aggregate_id not in self._retrying
+            ):
                 self._ready[self._sequence] = entry
 
     def list_by_account(self, kind: type[A], account_id: str) -> list[A]:
@@ -144,7 +148,9 @@ class InMemoryRepository:
     def due_events(self, now: datetime, limit: int) -> list[OutboxEntry]:
         """Up to ``limit`` events due at ``now``, oldest first; held aggregates wait.
 
-        Costs O(limit), plus O(log n) per held aggregate whose retry time has come.
+        An aggregate whose hold has ended is tried with its oldest entry alone; its others
+        follow once that one is delivered. Costs O(limit), plus O(log n) per held aggregate
+        whose retry time has come.
         """
         with self._lock:
             released = False
@@ -153,9 +159,11 @@ class InMemoryRepository:
                 if self._held_until.get(aggregate_id) != until:
                     continue  # held again later, or delivered since: a stale wake-up
                 del self._held_until[aggregate_id]
-                for sequence in self._undelivered_of.get(aggregate_id, ()):
-                    self._ready[sequence] = self._outbox[sequence]
-                released = True
+                undelivered = self._undelivered_of.get(aggregate_id)
+                if undelivered:  # its oldest entry alone is tried: a backlog fills no batch
+                    self._retrying.add(aggregate_id)
+                    self._ready[undelivered[0]] = self._outbox[undelivered[0]]
+                    released = True
             if released:
                 self._ready = dict(sorted(self._ready.items()))
             return list(itertools.islice(self._ready.values(), limit))
@@ -173,6 +181,11 @@ class InMemoryRepository:
             aggregate_id = entry.event.aggregate_id
             undelivered = self._undelivered_of[aggregate_id]
             undelivered.remove(sequence)
+            if aggregate_id in self._retrying:  # the retried entry got through: the rest follow
+                self._retrying.discard(aggregate_id)
+                for later in undelivered:
+                    self._ready[later] = self._outbox[later]
+                self._ready = dict(sorted(self._ready.items()))
             if not undelivered:
                 del self._undelivered_of[aggregate_id]
                 self._held_until.pop(aggregate_id, None)
@@ -192,6 +205,7 @@ class InMemoryRepository:
             aggregate_id = entry.event.aggregate_id
             for held in self._undelivered_of[aggregate_id]:
                 self._ready.pop(held, None)
+            self._retrying.discard(aggregate_id)
             self._held_until[aggregate_id] = next_attempt_at
             heapq.heappush(self._wakeups, (next_attempt_at, aggregate_id))
 

@@ -130,8 +130,10 @@ _CONFLICTS: Final = (
 
 # The due entries: never held, or held until a time that has come (in held_until order, which
 # keeps each aggregate's entries in sequence order), not under another dispatcher's live lease,
-# and with no earlier undelivered entry of their aggregate that is leased or still held (a
-# concurrent insert can miss a hold that commits just after it: this keeps the order anyway).
+# and with no earlier undelivered entry of their aggregate that is leased, still held (a
+# concurrent insert can miss a hold that commits just after it: this keeps the order anyway)
+# or failed before (a retried aggregate is tried with its oldest event alone, so its backlog
+# never fills a batch; once that event is delivered the rest follow).
 _CLAIM: Final = """
     WITH candidates AS (
         (SELECT sequence FROM {schema}.outbox
@@ -151,7 +153,8 @@ _CLAIM: Final = """
               AND earlier.sequence < o.sequence
               AND earlier.delivered_at IS NULL
               AND (earlier.claimed_until > statement_timestamp()
-                   OR earlier.held_until > %(now)s))
+                   OR earlier.held_until > %(now)s
+                   OR earlier.attempts > 0))
         ORDER BY o.sequence
         LIMIT %(limit)s
         FOR UPDATE OF o SKIP LOCKED

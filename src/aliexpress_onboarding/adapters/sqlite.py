@@ -94,12 +94,15 @@ _MIGRATIONS: Final[dict[int, str]] = {
 }
 
 # Due, not under another dispatcher's live lease, and no earlier undelivered entry of the
-# aggregate under one (that dispatcher is delivering it: order per aggregate).
+# aggregate that is under one (that dispatcher is delivering it: order per aggregate) or that
+# failed before (a retried aggregate is tried with its oldest event alone, so its backlog
+# never fills a batch; once that event is delivered the rest follow).
 _FREE: Final = (
     " AND (claimed_until IS NULL OR claimed_until <= :wall)"
     " AND NOT EXISTS (SELECT 1 FROM outbox AS earlier"
     " WHERE earlier.aggregate_id = outbox.aggregate_id AND earlier.sequence < outbox.sequence"
-    " AND earlier.delivered_at IS NULL AND earlier.claimed_until > :wall)"
+    " AND earlier.delivered_at IS NULL"
+    " AND (earlier.claimed_until > :wall OR earlier.attempts > 0))"
 )
 # Both ranges read the partial index of undelivered entries by (held_until, sequence): the
 # planner, without statistics, would otherwise scan every undelivered entry.
