@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import json
@@ -28,6 +29,7 @@ from aliexpress_onboarding import (
 from aliexpress_onboarding import cli as cli_module
 from aliexpress_onboarding.adapters.sqlite import SQLiteRepository
 from aliexpress_onboarding.cli import ELIGIBILITY_COLUMNS, main
+from aliexpress_onboarding.sealing import Keyring
 
 
 def test_demo_walks_through_five_applicants(capsys: pytest.CaptureFixture[str]) -> None:
@@ -74,7 +76,7 @@ def test_demo_runs_the_whole_onboarding_and_redacts_the_secret(
         "StoreAuthorized",
     ):
         assert text in out
-    app = SQLiteRepository(tmp_path / "d.db").get(App, "app-sunrise-sync")
+    app = demo_repository(tmp_path / "d.db").get(App, "app-sunrise-sync")
     assert app.secret.reveal() not in out
     assert app.secret.reveal()[:8] not in out
 
@@ -90,7 +92,7 @@ def test_second_demo_run_continues_where_the_first_stopped(
     assert "already active: skipped" in out
     assert "already approved: skipped" in out
     assert 2 == out.count("SecretReset")
-    assert 4 == SQLiteRepository(tmp_path / "d.db").get(App, "app-sunrise-sync").version
+    assert 4 == demo_repository(tmp_path / "d.db").get(App, "app-sunrise-sync").version
 
 
 def test_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
@@ -751,3 +753,60 @@ def test_output_the_terminal_cannot_encode_is_one_line(
     monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(io.BytesIO(), encoding="ascii"))
     assert 2 == main(["check-name", "café"])
     assert "set PYTHONIOENCODING=utf-8" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------- keys and reseal
+
+
+def demo_repository(database: Path) -> SQLiteRepository:
+    """The demo's database with the key file the demo made beside it."""
+    return SQLiteRepository(database, keyring=Keyring.load(database.with_suffix(".keys")))
+
+
+def test_keys_new_makes_a_private_key_file_and_never_prints_a_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A 0600 file with one key; the output names the key id only; a second 'new' refuses."""
+    path = tmp_path / "o.keys"
+    first = main(["keys", "new", str(path)])
+    printed = capsys.readouterr().out
+    keyring = Keyring.load(path)
+    again = main(["keys", "new", str(path)])
+    key = base64.b64encode(keyring._keys[keyring.current]).decode()
+    assert (0, 0o600, True, False, 2) == (
+        first,
+        path.stat().st_mode & 0o777,
+        keyring.current in printed,
+        key in printed,
+        again,
+    )
+
+
+def test_rotate_then_reseal_moves_the_demo_secrets_to_the_new_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """After 'keys rotate' and 'reseal', the demo's app opens with the new key alone."""
+    database = tmp_path / "d.db"
+    assert 0 == main(["demo", "--db", str(database)])
+    keys = database.with_suffix(".keys")
+    assert 0 == main(["keys", "rotate", str(keys)])
+    assert 0 == main(["reseal", "--db", str(database)])
+    rotated = Keyring.load(keys)
+    newest_only = Keyring({rotated.current: rotated._keys[rotated.current]})
+    app = SQLiteRepository(database, keyring=newest_only).get(App, "app-sunrise-sync")
+    assert ("app-sunrise-sync", True) == (
+        app.id,
+        "re-sealed the secrets of 1 app(s)" in capsys.readouterr().out,
+    )
+
+
+def test_reseal_without_a_key_file_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No key file beside the database and none given: exit 2 with a one-line error."""
+    database = tmp_path / "d.db"
+    SQLiteRepository(database).close()
+    assert (2, True) == (
+        main(["reseal", "--db", str(database)]),
+        "no such key file" in capsys.readouterr().err,
+    )

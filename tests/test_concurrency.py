@@ -18,6 +18,7 @@ import os
 import random
 import signal
 import sqlite3
+import tempfile
 import time
 import traceback
 import uuid
@@ -51,6 +52,7 @@ from aliexpress_onboarding import (
     Store,
     TransitionNotAllowedError,
 )
+from aliexpress_onboarding.sealing import Keyring, StoredSecrets
 from aliexpress_onboarding.serialization import from_json
 from aliexpress_onboarding.service import open_repository
 
@@ -132,9 +134,10 @@ class Database:
         return dict(self.rows("SELECT id, version FROM aggregates"))
 
     def aggregates(self, kind: type[Any], name: str) -> list[Any]:
-        """Every stored aggregate of one kind, decoded."""
-        rows = self.rows(f"SELECT document FROM aggregates WHERE kind = '{name}'")
-        return [from_json(_text(document), kind) for (document,) in rows]
+        """Every stored aggregate of one kind, decoded (sealed secrets opened)."""
+        rows = self.rows(f"SELECT id, document FROM aggregates WHERE kind = '{name}'")
+        secrets = StoredSecrets(_keyring(self.url), plaintext=False)
+        return [secrets.loads(_text(document), kind, row_id) for row_id, document in rows]
 
     def events(self) -> list[Event]:
         """Every event in the outbox (delivered or not), in outbox order."""
@@ -146,19 +149,40 @@ def _text(document: Any) -> str:
     return document if isinstance(document, str) else json.dumps(document)
 
 
+def _key_file(url: str) -> Path:
+    """The key file that seals the appSecrets of the database ``url`` names (made with it)."""
+    if url.startswith("sqlite:///"):
+        return Path(url.removeprefix("sqlite:///")).with_suffix(".keys")
+    return Path(tempfile.gettempdir()) / f"{urlsplit(url).path.strip('/')}.keys"
+
+
+def _keyring(url: str) -> Keyring:
+    return Keyring.load(_key_file(url))
+
+
+def _service(url: str, **ports: Any) -> OnboardingService:
+    """A service on the database, its appSecrets sealed with the database's key file."""
+    return OnboardingService.from_url(url, keyring=_keyring(url), **ports)
+
+
 @contextmanager
 def _fresh_database(request: pytest.FixtureRequest, directory: Path) -> Iterator[Database]:
     """An empty database of the backend ``request.param`` names, dropped afterwards."""
     backend: str = request.param
     if backend == "sqlite":
-        yield Database(backend, f"sqlite:///{directory / 'onboarding.db'}")
+        url = f"sqlite:///{directory / 'onboarding.db'}"
+        Keyring.generate().save(_key_file(url))
+        yield Database(backend, url)
         return
     psycopg = pytest.importorskip("psycopg")
     server: str = request.getfixturevalue("postgres_url")
     name = f"concurrency_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(server, autocommit=True) as connection:
         connection.execute(f'CREATE DATABASE "{name}"')
-    yield Database(backend, urlunsplit(urlsplit(server)._replace(path=f"/{name}")))
+    url = urlunsplit(urlsplit(server)._replace(path=f"/{name}"))
+    Keyring.generate().save(_key_file(url))
+    yield Database(backend, url)
+    _key_file(url).unlink()
     with psycopg.connect(server, autocommit=True) as connection:
         connection.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
@@ -204,7 +228,7 @@ class Race:
 def _race_setup(url: str) -> tuple[list[str], str]:
     """One active account with an approved Self application and two apps; three overdue ones."""
     clock = FixedClock(T0)
-    service = OnboardingService.from_url(url, clock=clock)
+    service = _service(url, clock=clock)
     try:
         account = service.register_account(
             seller_id=SELLER, enterprise_id=ENTERPRISE, actor=OWNER, verified_store_count=1000
@@ -276,7 +300,7 @@ def _race_worker(
     url: str, account_id: str, seed: int, result_path: str, start: Any, commands: int
 ) -> None:
     """A child: ``commands`` random commands on the shared aggregates, results to a file."""
-    service = OnboardingService.from_url(url, clock=FixedClock(RACE_NOW))
+    service = _service(url, clock=FixedClock(RACE_NOW))
     rng = random.Random(seed)
     names, weights = list(COMMAND_WEIGHTS), list(COMMAND_WEIGHTS.values())
     writes: list[tuple[str, int]] = []
@@ -479,7 +503,7 @@ def _crash_worker(url: str, name: str, ready: Any, saving: Any, trace: str) -> N
 
 def _crash_loop(url: str, name: str, ready: Any, saving: Any) -> None:
     """Set up an account of its own, then create and change apps as fast as it can, forever."""
-    repository = SavingFlag(open_repository(url), saving)
+    repository = SavingFlag(open_repository(url, keyring=_keyring(url)), saving)
     service = OnboardingService(repository=repository, clock=FixedClock(RACE_NOW))
     seller = Actor.seller(f"crash-seller-{name}")
     enterprise = f"crash-ent-{name}"
@@ -507,7 +531,7 @@ def _crash_loop(url: str, name: str, ready: Any, saving: Any) -> None:
 def _write_after(url: str) -> str | None:
     """Open the database through the library and store a new account; the error, if any."""
     try:
-        service = OnboardingService.from_url(url, clock=FixedClock(RACE_NOW))
+        service = _service(url, clock=FixedClock(RACE_NOW))
         try:
             seller = Actor.seller("after-the-crash")
             account = service.register_account(seller_id=seller.id, enterprise_id="e", actor=seller)

@@ -15,6 +15,8 @@ import pytest
 
 from aliexpress_onboarding import (
     Actor,
+    App,
+    Approve,
     DeveloperAccount,
     DeveloperProfile,
     EmailAddress,
@@ -26,14 +28,22 @@ from aliexpress_onboarding.adapters.memory import InMemoryNotifier
 from aliexpress_onboarding.errors import ConcurrencyConflictError, ValidationError
 from aliexpress_onboarding.outbox import DispatchReport, dispatch_due
 from aliexpress_onboarding.ports import Repository
+from aliexpress_onboarding.sealing import Keyring
 from aliexpress_onboarding.service import open_repository as open_url
-from aliexpress_onboarding.testing import RepositoryContract, sample_account
+from aliexpress_onboarding.testing import (
+    T0,
+    RepositoryContract,
+    sample_account,
+    sample_app,
+    sample_application,
+)
 from conftest import POSTGRES_TEST_PASSWORD
 
 psycopg = pytest.importorskip("psycopg")
 from aliexpress_onboarding.adapters.postgres import PostgresRepository  # noqa: E402
 
 RepositoryFactory = Callable[..., PostgresRepository]
+KEYRING = Keyring.generate()
 NOW = datetime(2030, 1, 1, tzinfo=UTC)  # after every sample event: all of them are due
 
 
@@ -52,6 +62,7 @@ def open_repository(postgres_url: str, schema: str) -> Iterator[RepositoryFactor
     opened: list[PostgresRepository] = []
 
     def factory(**options: object) -> PostgresRepository:
+        options.setdefault("keyring", KEYRING)
         repository = PostgresRepository(postgres_url, schema=schema, max_size=4, **options)  # type: ignore[arg-type]
         opened.append(repository)
         return repository
@@ -349,3 +360,48 @@ def test_a_schema_that_is_not_a_name_is_a_validation_error(
     with pytest.raises(ValidationError) as caught:
         PostgresRepository(postgres_url, schema=schema)  # type: ignore[arg-type]
     assert "schema" == caught.value.field
+
+
+# ---------------------------------------------------------------------- secrets at rest
+
+
+def _an_app() -> App:
+    account, _ = sample_account()
+    application, _ = sample_application(account)
+    decided, _ = application.handle(Approve(), Actor.reviewer("rev-1"), T0)
+    return sample_app(account, decided)[0]
+
+
+def test_without_a_keyring_an_app_secret_is_not_stored(open_repository: RepositoryFactory) -> None:
+    """No keyring and plain text not allowed: StorageError, nothing stored."""
+    repository = open_repository(keyring=None)
+    app = _an_app()
+    with pytest.raises(StorageError, match="plain text"):
+        repository.add(app, [])
+    assert [] == repository.list_by_account(App, app.account_id)
+
+
+def test_secrets_are_sealed_in_the_database_and_reseal_after_a_rotation(
+    open_repository: RepositoryFactory, postgres_url: str, schema: str
+) -> None:
+    """The row holds no secret in the clear; after a rotation reseal moves it to the new key."""
+    app = _an_app()
+    open_repository().add(app, [])
+    rotated = open_repository(keyring=KEYRING.rotated())
+    resealed = rotated.reseal_secrets()
+    with psycopg.connect(postgres_url) as connection:
+        [(document,)] = connection.execute(
+            f'SELECT document FROM "{schema}".aggregates WHERE kind = %s', ("app",)
+        ).fetchall()
+    assert (False, 1, app, True) == (
+        app.secret.reveal() in document,
+        resealed,
+        rotated.get(App, app.id),
+        f"sealed:v1:{rotated_current(rotated)}:" in document,
+    )
+
+
+def rotated_current(repository: PostgresRepository) -> str:
+    keyring = repository._secrets.keyring
+    assert keyring is not None
+    return keyring.current

@@ -46,6 +46,7 @@ from aliexpress_onboarding import (
     Store,
     to_records,
 )
+from aliexpress_onboarding._demo import key_file_for as demo_key_file
 from aliexpress_onboarding.adapters.email import (
     EmailNotifier,
     InMemoryEmailSender,
@@ -54,6 +55,7 @@ from aliexpress_onboarding.adapters.email import (
 from aliexpress_onboarding.adapters.memory import FanOutNotifier
 from aliexpress_onboarding.adapters.sqlite import SQLiteRepository
 from aliexpress_onboarding.cli import main
+from aliexpress_onboarding.sealing import SEALED_PREFIX, Keyring
 from aliexpress_onboarding.serialization import from_json, to_dict, to_json
 from aliexpress_onboarding.testing import T0
 
@@ -174,7 +176,7 @@ def repository(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Repos
     if request.param == "memory":
         yield InMemoryRepository()
         return
-    sqlite_repository = SQLiteRepository(tmp_path / "audit.db")
+    sqlite_repository = SQLiteRepository(tmp_path / "audit.db", keyring=Keyring.generate())
     yield sqlite_repository
     sqlite_repository.close()
 
@@ -287,31 +289,34 @@ def query(path: str | Path, sql: str, parameters: Sequence[object] = ()) -> list
 
 
 def audit_database(repository: SQLiteRepository, audit: Audit) -> None:
-    """The outbox holds no secret; the app's row does (storage needs it); a bad one says so."""
+    """No row holds a secret in the clear (the app's is sealed); a tampered seal says so."""
     outbox = query(repository.path, "SELECT document, last_error FROM outbox")
     [(app_id, document)] = query(
         repository.path, "SELECT id, document FROM aggregates WHERE kind = 'app'"
     )
     audit.show("outbox rows", *(repr(r) for r in outbox))
+    audit.show("app row", document)  # sealed: the audit finds no secret in it
     assert any(last_error for _, last_error in outbox)  # the failed delivery's error is kept
     current = repository.get(App, app_id)
-    assert current.secret.reveal() in document
     assert current.secret.reveal() == audit.secrets[-1]
-    corrupt = document.replace(audit.secrets[-1], audit.secrets[-1] + " ")
+    assert SEALED_PREFIX in document
+    sealed = json.loads(document)["data"]["secret"]
+    tampered = sealed[:-6] + ("AAAA==" if not sealed.endswith("AAAA==") else "BBBB==")
+    corrupt = document.replace(sealed, tampered)
     query(repository.path, "UPDATE aggregates SET document = ? WHERE id = ?", (corrupt, app_id))
     audit.refused(lambda: repository.get(App, app_id))
 
 
 def stored_secrets(path: Path) -> list[str]:
     """The demo app's secrets, read back from its database (current and previous)."""
-    repository = SQLiteRepository(path)
+    repository = SQLiteRepository(path, keyring=Keyring.load(demo_key_file(path)))
     try:
         app = repository.get(App, "app-sunrise-sync")
     finally:
         repository.close()
     assert app.previous_secret is not None  # the demo resets with a 24-hour overlap
     [(document,)] = query(path, "SELECT document FROM aggregates WHERE kind = 'app'")
-    assert app.secret.reveal() in document
+    assert app.secret.reveal() not in document  # sealed at rest
     return [app.secret.reveal(), app.previous_secret.reveal()]
 
 

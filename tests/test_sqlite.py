@@ -20,13 +20,16 @@ from aliexpress_onboarding.adapters.memory import InMemoryNotifier
 from aliexpress_onboarding.adapters.sqlite import SQLiteRepository
 from aliexpress_onboarding.errors import ConcurrencyConflictError, ValidationError
 from aliexpress_onboarding.ports import Repository
+from aliexpress_onboarding.sealing import Keyring
 from aliexpress_onboarding.testing import RepositoryContract, sample_account
+
+KEYRING = Keyring.generate()
 
 
 class TestSQLiteRepository(RepositoryContract):
     @pytest.fixture
     def repository(self, tmp_path: Path) -> Repository:
-        return SQLiteRepository(tmp_path / "onboarding.db")
+        return SQLiteRepository(tmp_path / "onboarding.db", keyring=KEYRING)
 
 
 def test_state_survives_reopening_the_file(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import pickle
 from pathlib import Path
@@ -29,7 +30,7 @@ from aliexpress_onboarding import (
     MediaType,
     ValidationError,
 )
-from aliexpress_onboarding.errors import InvalidPolicyError
+from aliexpress_onboarding.errors import InvalidPolicyError, SecretExposureError
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(32)
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(32)
@@ -405,9 +406,17 @@ def test_app_secret_error_never_contains_the_value() -> None:
     assert "short secret" not in str(caught.value)
 
 
-def test_app_secret_survives_pickle_as_equal() -> None:
-    """A pickled secret is equal to the original (it is a value)."""
-    assert AppSecret(SECRET) == pickle.loads(pickle.dumps(AppSecret(SECRET)))
+def test_pickling_an_app_secret_is_refused() -> None:
+    """A pickle would carry the secret in the clear: SecretExposureError (a TypeError)."""
+    with pytest.raises(SecretExposureError) as caught:
+        pickle.dumps(AppSecret(SECRET))
+    assert (True, False) == (isinstance(caught.value, TypeError), SECRET in str(caught.value))
+
+
+def test_copying_an_app_secret_gives_the_same_value() -> None:
+    """copy and deepcopy work (an immutable value is its own copy)."""
+    secret = AppSecret(SECRET)
+    assert (secret, secret) == (copy.copy(secret), copy.deepcopy(secret))
 
 
 @pytest.mark.parametrize("key", ["", "a b", "x" * 65, "k\u00e9y"])

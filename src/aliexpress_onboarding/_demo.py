@@ -7,8 +7,10 @@ Time is simulated: "wait past the review deadline" moves the demo clock, not the
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Final, TextIO
 
 from .adapters.email import Email, EmailNotifier, InMemoryEmailSender, account_email_lookup
@@ -20,9 +22,10 @@ from .domain.application import ApplicationStatus, DeveloperApplication
 from .domain.eligibility import Applicant
 from .domain.values import DeveloperType, DocumentKind, EmailAddress, LicenseDocument
 from .errors import NotFoundError
+from .sealing import Keyring
 from .service import OnboardingService, open_repository
 
-__all__ = ["run_onboarding_demo"]
+__all__ = ["key_file_for", "run_onboarding_demo"]
 
 SELLER = Actor.seller("cn1234567890")
 REVIEWER = Actor.reviewer("reviewer-amy")
@@ -58,9 +61,27 @@ def _find(finder: Callable[[], object]) -> object | None:
         return None
 
 
+def key_file_for(database: str | os.PathLike[str]) -> Path:
+    """Where the demo keeps the key that seals its appSecrets: beside the database file."""
+    return Path(database).with_suffix(".keys")
+
+
+def _demo_keyring(url: str, out: TextIO) -> Keyring | None:
+    """The demo's keyring for a SQLite URL: its key file, made on the first run."""
+    if not url.startswith("sqlite:///"):
+        return None  # in memory: nothing is at rest
+    path = key_file_for(url.removeprefix("sqlite:///"))
+    if path.exists():
+        return Keyring.load(path)
+    keyring = Keyring.generate()
+    keyring.save(path)
+    out.write(f"\nMade {path} (mode 0600): the key that seals the appSecret in the database\n")
+    return keyring
+
+
 def run_onboarding_demo(out: TextIO, url: str) -> None:
     """Run (or continue) the demo onboarding on the repository ``url`` names."""
-    repository = open_repository(url)
+    repository = open_repository(url, keyring=_demo_keyring(url, out))
     sender = InMemoryEmailSender()
     timeline = InMemoryNotifier()
     clock = _DemoClock()

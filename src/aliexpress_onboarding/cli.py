@@ -539,6 +539,50 @@ def _outbox_only_service(repository: SQLiteRepository) -> OnboardingService:
     return OnboardingService(repository=repository, auto_dispatch=False)
 
 
+# --------------------------------------------------------------------------- keys, reseal
+
+
+def _keys(args: argparse.Namespace) -> int:
+    from .sealing import Keyring
+
+    path = args.path
+    if args.action == "new":
+        if os.path.exists(path):
+            raise _UsageError(f"{path}: exists already; 'keys rotate' adds a key to it")
+        keyring = Keyring.generate()
+        keyring.save(path)
+        sys.stdout.write(
+            f"made {path} (mode 0600) with key {keyring.current}: keep it safe and out of"
+            " version control; without it the sealed secrets cannot be read\n"
+        )
+        return EXIT_OK
+    if not os.path.isfile(path):
+        raise _UsageError(f"{path}: no such key file ('keys new' makes one)")
+    rotated = Keyring.load(path).rotated()
+    rotated.save(path)
+    sys.stdout.write(
+        f"added key {rotated.current} to {path} and made it current (keys: "
+        f"{', '.join(rotated.key_ids)}); old records stay readable. Next: reseal --db ...\n"
+    )
+    return EXIT_OK
+
+
+def _reseal(args: argparse.Namespace) -> int:
+    from ._demo import key_file_for
+    from .adapters.sqlite import SQLiteRepository
+    from .sealing import Keyring
+
+    keys = args.keys or str(key_file_for(args.db))
+    if not os.path.isfile(keys):
+        raise _UsageError(f"{keys}: no such key file (give --keys PATH)")
+    _open_database(args.db).close()  # the same checks as status: it must exist
+    repository = SQLiteRepository(args.db, keyring=Keyring.load(keys))
+    with contextlib.closing(repository):
+        count = repository.reseal_secrets()
+    sys.stdout.write(f"re-sealed the secrets of {count} app(s) under the current key of {keys}\n")
+    return EXIT_OK
+
+
 # --------------------------------------------------------------------------- diagram
 
 
@@ -671,6 +715,31 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--db", required=True, metavar="PATH", help="the SQLite file")
         command.add_argument("--json", action="store_true", help="print JSON")
         command.set_defaults(run=run)
+
+    keys = _command(
+        commands,
+        "keys",
+        summary="make or rotate the key file that seals appSecrets at rest",
+        description="'new' makes a key file (mode 0600) with one fresh AES-256 key; 'rotate'\n"
+        "adds a fresh key and makes it current. Old records stay readable with the old keys;\n"
+        "'reseal' then moves them to the current one. Never prints a key.",
+        examples=f"  {PROG} keys new onboarding.keys\n  {PROG} keys rotate onboarding.keys",
+    )
+    keys.add_argument("action", choices=("new", "rotate"), help="make a file, or add a key")
+    keys.add_argument("path", metavar="PATH", help="the key file")
+    keys.set_defaults(run=_keys)
+    reseal = _command(
+        commands,
+        "reseal",
+        summary="re-seal every stored appSecret under the current key",
+        description="After 'keys rotate', or to seal secrets a database holds in plain text:\n"
+        "rewrites each app's sealed secrets under the key file's current key. Versions and\n"
+        "events are unchanged. The key file defaults to the database's name with '.keys'.",
+        examples=f"  {PROG} reseal --db onboarding.db --keys onboarding.keys",
+    )
+    reseal.add_argument("--db", required=True, metavar="PATH", help="the SQLite file")
+    reseal.add_argument("--keys", metavar="PATH", help="the key file (default: DB.keys)")
+    reseal.set_defaults(run=_reseal)
 
     diagram = _command(
         commands,

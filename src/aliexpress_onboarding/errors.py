@@ -23,6 +23,7 @@ The tree::
     ├── NotFoundError                          .kind, .id
     ├── StorageError                           the database failed, is corrupt or too new
     ├── EmailDeliveryError                     .recipient, .host, .port, .reason
+    ├── SecretExposureError (also TypeError)   a secret asked to leave in the clear (pickle)
     └── DefinitionError                        a transition table is malformed (import time)
 
 Catch `OnboardingError` for anything the library refuses, `ValidationError` (or the builtin
@@ -63,6 +64,7 @@ __all__ = [
     "OnboardingError",
     "PermissionDeniedError",
     "RuleViolationError",
+    "SecretExposureError",
     "StorageError",
     "TransitionNotAllowedError",
     "ValidationError",
@@ -349,3 +351,11 @@ class StorageError(OnboardingError):
 
 class DefinitionError(OnboardingError):
     """A transition table is malformed; raised when it is defined, never at first use."""
+
+
+class SecretExposureError(OnboardingError, TypeError):
+    """A secret (an appSecret, a keyring) was asked to leave the process in the clear.
+
+    Pickling one is refused: a pickle is plain bytes that end up in caches, queues and files.
+    Subclasses `TypeError`, which is what `pickle` raises for an object it cannot pickle.
+    """

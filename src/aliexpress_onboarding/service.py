@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import attrs
 
@@ -35,14 +35,26 @@ from .errors import ConcurrencyConflictError, ValidationError
 from .outbox import RETRY_DELAY_LIMIT, DispatchReport, InlineDispatcher, dispatch_due
 from .ports import AggregateRoot, Clock, CredentialIssuer, Notifier, Repository
 
+if TYPE_CHECKING:
+    from .sealing import Keyring
+
 __all__ = ["DispatchReport", "OnboardingService", "open_repository"]
 
 logger = logging.getLogger("aliexpress_onboarding.service")
 A = TypeVar("A", DeveloperAccount, DeveloperApplication, App)
 
 
-def open_repository(url: str) -> Repository:
+def open_repository(
+    url: str, *, keyring: Keyring | None = None, plaintext_secrets: bool = False
+) -> Repository:
     """The `Repository` a URL names (see `OnboardingService.from_url`).
+
+    Args:
+        url: ``"memory://"``, ``"sqlite:///<path>"`` or ``"postgresql://..."``.
+        keyring: seals appSecrets in a SQLite or PostgreSQL store (see
+            `aliexpress_onboarding.sealing`); the in-memory store keeps no secret at rest.
+        plaintext_secrets: let a SQLite or PostgreSQL store keep appSecrets in plain text
+            when it has no keyring (without either, storing an app is refused).
 
     Raises:
         ValidationError: the URL names no supported repository.
@@ -55,11 +67,13 @@ def open_repository(url: str) -> Repository:
     if url.startswith("sqlite:///") and len(url) > len("sqlite:///"):
         from .adapters.sqlite import SQLiteRepository  # sqlite3 only when used
 
-        return SQLiteRepository(url.removeprefix("sqlite:///"))
+        return SQLiteRepository(
+            url.removeprefix("sqlite:///"), keyring=keyring, plaintext_secrets=plaintext_secrets
+        )
     if url.startswith(("postgresql://", "postgres://")):
         from .adapters.postgres import PostgresRepository  # psycopg only when used
 
-        return PostgresRepository(url)
+        return PostgresRepository(url, keyring=keyring, plaintext_secrets=plaintext_secrets)
     raise ValidationError(  # the URL may carry a password: never echo it
         "url",
         redact_passwords(url[:1000]),
@@ -139,18 +153,28 @@ class OnboardingService:
             )
 
     @classmethod
-    def from_url(cls, url: str, **ports: Any) -> OnboardingService:
+    def from_url(
+        cls,
+        url: str,
+        *,
+        keyring: Keyring | None = None,
+        plaintext_secrets: bool = False,
+        **ports: Any,
+    ) -> OnboardingService:
         """A service on the repository a URL names; other ports as keyword arguments.
 
         ``"memory://"`` keeps state in this process; ``"sqlite:///path/to/file.db"`` (three
         slashes, then the path; four for an absolute path) in one file; ``"postgresql://..."``
-        in a PostgreSQL database shared by many hosts (needs the ``postgres`` extra).
+        in a PostgreSQL database shared by many hosts (needs the ``postgres`` extra). A
+        SQLite or PostgreSQL store seals appSecrets with ``keyring`` (the ``sealing`` extra),
+        and refuses to store them in plain text unless ``plaintext_secrets=True``.
 
         Raises:
             ValidationError: the URL names no supported repository.
             StorageError: the database cannot be opened.
         """
-        return cls(repository=open_repository(url), **ports)
+        repository = open_repository(url, keyring=keyring, plaintext_secrets=plaintext_secrets)
+        return cls(repository=repository, **ports)
 
     # ------------------------------------------------------------------ plumbing
 

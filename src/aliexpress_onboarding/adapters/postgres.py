@@ -59,6 +59,7 @@ from ..errors import (
     ValidationError,
 )
 from ..ports import KIND_NAMES, AggregateRoot, OutboxEntry
+from ..sealing import Keyring, StoredSecrets
 from ..serialization import from_stored_json, to_json
 
 __all__ = ["DEFAULT_SCHEMA", "PostgresRepository"]
@@ -214,6 +215,10 @@ class PostgresRepository:
             connection on each call.
         lease: how long `due_events` keeps its entries from other dispatchers unless they
             are marked delivered or failed first.
+        keyring: seals appSecrets at rest (AES-256-GCM, see `aliexpress_onboarding.sealing`)
+            and opens them on reading, under any of its keys.
+        plaintext_secrets: with no keyring, store appSecrets in plain text. Without either,
+            storing an app raises `StorageError`.
 
     Raises:
         ValidationError: an empty or non-text schema name, or a malformed setting.
@@ -230,7 +235,10 @@ class PostgresRepository:
         max_size: int = 10,
         connect_timeout: float = 30.0,
         lease: timedelta = timedelta(minutes=5),
+        keyring: Keyring | None = None,
+        plaintext_secrets: bool = False,
     ) -> None:
+        self._secrets = StoredSecrets(keyring, plaintext=plaintext_secrets)
         if type(schema) is not str or not 1 <= len(schema) <= 63 or "\x00" in schema:
             raise ValidationError("schema", schema, "must be a name of 1 to 63 characters")
         if (
@@ -424,7 +432,7 @@ class PostgresRepository:
     # ------------------------------------------------------------------ aggregates
 
     def _decode(self, kind: type[A], document: str, row_id: str) -> A:
-        return from_stored_json(document, kind, record=f"{KIND_NAMES[kind]}:{row_id}")
+        return self._secrets.loads(document, kind, f"{KIND_NAMES[kind]}:{row_id}")
 
     def get(self, kind: type[A], aggregate_id: str) -> A:
         """The stored aggregate; `NotFoundError` if there is none.
@@ -457,7 +465,7 @@ class PostgresRepository:
                     aggregate.version,
                     getattr(aggregate, "account_id", None),
                     aggregate.status.value,
-                    to_json(aggregate, include_secrets=True),
+                    self._secrets.dumps(aggregate),
                 ),
             )
             if cursor.rowcount != 1:
@@ -480,7 +488,7 @@ class PostgresRepository:
                 (
                     aggregate.version,
                     aggregate.status.value,
-                    to_json(aggregate, include_secrets=True),
+                    self._secrets.dumps(aggregate),
                     name,
                     aggregate.id,
                     expected_version,
@@ -552,6 +560,40 @@ class PostgresRepository:
             (KIND_NAMES[DeveloperApplication], ApplicationStatus.UNDER_REVIEW.value),
         )
         return [self._decode(DeveloperApplication, doc, row_id) for row_id, doc in rows]
+
+    def reseal_secrets(self) -> int:
+        """Re-seal every stored appSecret under the keyring's current key.
+
+        After a rotation, or to seal secrets stored in plain text. Versions and events are
+        unchanged: the apps themselves did not change.
+
+        Returns:
+            How many apps were rewritten.
+
+        Raises:
+            ValidationError: the repository has no keyring.
+            StorageError: a secret sealed under a key that is not on the keyring.
+        """
+        rewritten = 0
+        with self._transaction() as cursor:
+            cursor.execute(
+                self._sql(
+                    "SELECT id, document FROM {schema}.aggregates WHERE kind = %s FOR UPDATE"
+                ),
+                (KIND_NAMES[App],),
+            )
+            for row_id, document in cursor.fetchall():
+                resealed = self._secrets.resealed(document)
+                if resealed is not None:
+                    cursor.execute(
+                        self._sql(
+                            "UPDATE {schema}.aggregates SET document = %s"
+                            " WHERE kind = %s AND id = %s"
+                        ),
+                        (resealed, KIND_NAMES[App], row_id),
+                    )
+                    rewritten += 1
+        return rewritten
 
     # ------------------------------------------------------------------ outbox
 

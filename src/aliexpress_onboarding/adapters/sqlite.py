@@ -33,6 +33,7 @@ from ..errors import (
     ValidationError,
 )
 from ..ports import KIND_NAMES, AggregateRoot, OutboxEntry
+from ..sealing import Keyring, StoredSecrets
 from ..serialization import from_stored_json, to_json
 
 __all__ = ["SQLiteRepository"]
@@ -196,6 +197,11 @@ class SQLiteRepository:
         synchronous: ``"NORMAL"`` (the default) or ``"FULL"``, as described above.
         lease: how long `due_events` keeps its entries from dispatchers in other processes
             unless they are marked delivered or failed, or released, first.
+        keyring: seals appSecrets at rest (AES-256-GCM, see `aliexpress_onboarding.sealing`)
+            and opens them on reading, under any of its keys.
+        plaintext_secrets: with no keyring, store appSecrets in plain text. Without either,
+            storing an app raises `StorageError`: a file on disk does not get secrets in the
+            clear unless you say so (``":memory:"`` always allows it).
 
     Raises:
         ValidationError: a path that is not a usable file name, or a bad setting.
@@ -210,8 +216,13 @@ class SQLiteRepository:
         timeout: float = 30.0,
         synchronous: str = "NORMAL",
         lease: timedelta = timedelta(minutes=5),
+        keyring: Keyring | None = None,
+        plaintext_secrets: bool = False,
     ) -> None:
         self.path = _check_path(path)
+        self._secrets = StoredSecrets(
+            keyring, plaintext=plaintext_secrets or (keyring is None and self.path == ":memory:")
+        )
         if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
             raise ValidationError("timeout", timeout, "must be a positive number of seconds")
         if synchronous not in _SYNCHRONOUS:
@@ -322,7 +333,7 @@ class SQLiteRepository:
     # ------------------------------------------------------------------ aggregates
 
     def _decode(self, kind: type[A], document: str, row_id: str) -> A:
-        return from_stored_json(document, kind, record=f"{KIND_NAMES[kind]}:{row_id}")
+        return self._secrets.loads(document, kind, f"{KIND_NAMES[kind]}:{row_id}")
 
     def get(self, kind: type[A], aggregate_id: str) -> A:
         """The stored aggregate; `NotFoundError` if there is none.
@@ -352,7 +363,7 @@ class SQLiteRepository:
                         aggregate.version,
                         getattr(aggregate, "account_id", None),
                         aggregate.status.value,
-                        to_json(aggregate, include_secrets=True),
+                        self._secrets.dumps(aggregate),
                     ),
                 )
             except sqlite3.IntegrityError as error:
@@ -371,7 +382,7 @@ class SQLiteRepository:
                 (
                     aggregate.version,
                     aggregate.status.value,
-                    to_json(aggregate, include_secrets=True),
+                    self._secrets.dumps(aggregate),
                     name,
                     aggregate.id,
                     expected_version,
@@ -437,6 +448,34 @@ class SQLiteRepository:
             (KIND_NAMES[DeveloperApplication], ApplicationStatus.UNDER_REVIEW.value),
         )
         return [self._decode(DeveloperApplication, doc, row_id) for row_id, doc in rows]
+
+    def reseal_secrets(self) -> int:
+        """Re-seal every stored appSecret under the keyring's current key.
+
+        After a rotation, or to seal secrets stored in plain text. Versions and events are
+        unchanged: the apps themselves did not change.
+
+        Returns:
+            How many apps were rewritten.
+
+        Raises:
+            ValidationError: the repository has no keyring.
+            StorageError: a secret sealed under a key that is not on the keyring.
+        """
+        rewritten = 0
+        with self._write() as connection:
+            rows = connection.execute(
+                "SELECT id, document FROM aggregates WHERE kind = ?", (KIND_NAMES[App],)
+            ).fetchall()
+            for row_id, document in rows:
+                resealed = self._secrets.resealed(document)
+                if resealed is not None:
+                    connection.execute(
+                        "UPDATE aggregates SET document = ? WHERE kind = ? AND id = ?",
+                        (resealed, KIND_NAMES[App], row_id),
+                    )
+                    rewritten += 1
+        return rewritten
 
     # ------------------------------------------------------------------ outbox
 

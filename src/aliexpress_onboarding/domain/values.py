@@ -14,7 +14,7 @@ import os
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, NoReturn
 
 import attrs
 
@@ -29,6 +29,7 @@ from ..errors import (
     InvalidEmailError,
     InvalidPolicyError,
     InvalidRegistrationNumberError,
+    SecretExposureError,
     ValidationError,
 )
 
@@ -737,8 +738,17 @@ class AppSecret:
     def __delattr__(self, name: str) -> None:
         raise attrs.exceptions.FrozenInstanceError
 
-    def __reduce__(self) -> tuple[type[AppSecret], tuple[str]]:
-        return (AppSecret, (self._value,))  # copy and pickle rebuild through the validator
+    def __copy__(self) -> AppSecret:
+        return self  # immutable: a copy is the same value
+
+    def __deepcopy__(self, memo: dict[int, object]) -> AppSecret:
+        return self
+
+    def __reduce__(self) -> NoReturn:
+        # A pickle is plain bytes that end up in caches, queues and files: refuse to be one.
+        raise SecretExposureError(
+            "an AppSecret cannot be pickled: it would be written out in the clear"
+        )
 
     def __repr__(self) -> str:
         return f"AppSecret('{REDACTED}')"
