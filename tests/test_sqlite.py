@@ -7,6 +7,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import attrs
 import pytest
 
 from aliexpress_onboarding import (
@@ -259,3 +260,20 @@ def test_a_lease_ends_by_itself(tmp_path: Path) -> None:
     forgetful.add(account, timeline)
     forgetful.due_events(NOW, 100)
     assert len(timeline) == len(SQLiteRepository(tmp_path / "o.db").due_events(NOW, 100))
+
+
+def test_a_failure_that_repeats_writes_one_row_whatever_the_backlog(tmp_path: Path) -> None:
+    """Only the first failure holds the events behind the failed one; later ones write it."""
+    repository = SQLiteRepository(tmp_path / "o.db")
+    account, timeline = sample_account()
+    backlog = [timeline[0]] + [attrs.evolve(timeline[-1], event_id=f"evt-{n}") for n in range(1000)]
+    repository.add(account, backlog)
+    head = repository.due_events(NOW, 1)[0]
+    connection = repository._connection()
+    before = connection.total_changes
+    repository.mark_failed(head.sequence, next_attempt_at=NOW, error="down")
+    first = connection.total_changes - before
+    repository.due_events(NOW, 100)  # the retry comes due
+    before = connection.total_changes
+    repository.mark_failed(head.sequence, next_attempt_at=NOW + timedelta(hours=1), error="down")
+    assert (1001, 1) == (first, connection.total_changes - before)

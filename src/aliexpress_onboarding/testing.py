@@ -305,6 +305,16 @@ class RepositoryContract:
             [entry.event for entry in repository.due_events(T0 + HOUR, 100)],
         )
 
+    def test_a_failure_that_repeats_keeps_the_backlog_held(self, repository: Repository) -> None:
+        """Failing again at its retry moves the hold on; none of the backlog slips through."""
+        held, other = self._held(repository, backlog=5)
+        [head] = [e for e in repository.due_events(T0 + HOUR, 100) if e.event == held[0]]
+        repository.mark_failed(head.sequence, next_attempt_at=T0 + 3 * HOUR, error="down")
+        assert (other, [held[0]]) == (
+            [entry.event for entry in repository.due_events(T0 + 2 * HOUR, 100)],
+            [e.event for e in repository.due_events(T0 + 3 * HOUR, 100) if e.event in held],
+        )
+
     def test_a_retried_aggregate_takes_one_place_in_a_batch(self, repository: Repository) -> None:
         """When its retry comes, a failing aggregate's backlog does not crowd out the others."""
         held, other = self._held(repository, backlog=50)

@@ -203,9 +203,12 @@ class InMemoryRepository:
                 last_error=error,
             )
             aggregate_id = entry.event.aggregate_id
-            for held in self._undelivered_of[aggregate_id]:
-                self._ready.pop(held, None)
-            self._retrying.discard(aggregate_id)
+            if aggregate_id in self._retrying:  # only its failed entry was ready
+                self._ready.pop(sequence, None)
+                self._retrying.discard(aggregate_id)
+            else:  # the first failure: its whole backlog leaves the ready set, once
+                for held in self._undelivered_of[aggregate_id]:
+                    self._ready.pop(held, None)
             self._held_until[aggregate_id] = next_attempt_at
             heapq.heappush(self._wakeups, (next_attempt_at, aggregate_id))
 

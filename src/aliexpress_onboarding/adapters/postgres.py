@@ -69,7 +69,7 @@ A = TypeVar("A", DeveloperAccount, DeveloperApplication, App)
 DEFAULT_SCHEMA: Final = "aliexpress_onboarding"
 """The schema the tables live in unless told otherwise."""
 
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 # Each migration is a list of statements; ``{schema}`` is the quoted schema name.
 _MIGRATIONS: Final[dict[int, tuple[LiteralString, ...]]] = {
     1: (
@@ -107,18 +107,26 @@ _MIGRATIONS: Final[dict[int, tuple[LiteralString, ...]]] = {
         " WHERE delivered_at IS NULL",
         "CREATE INDEX outbox_claims ON {schema}.outbox (claimed_by) WHERE claimed_by IS NOT NULL",
     ),
-    # An aggregate whose oldest undelivered event failed is held until its retry time: every
-    # undelivered event of it carries that time in held_until, so the due events are two
-    # index ranges, never a scan past a failing aggregate's backlog.
+    # An aggregate whose oldest undelivered event failed is held: that event until its retry
+    # time, the later ones behind it ('infinity') until it is delivered. So the due events are
+    # two index ranges, never a scan past a failing aggregate's backlog.
     2: (
         "ALTER TABLE {schema}.outbox ADD COLUMN held_until TIMESTAMPTZ",
         "CREATE INDEX outbox_due ON {schema}.outbox (held_until, sequence)"
         " WHERE delivered_at IS NULL",
         """UPDATE {schema}.outbox AS o SET held_until = (
-            SELECT head.next_attempt_at FROM {schema}.outbox AS head
+            SELECT CASE WHEN head.next_attempt_at IS NULL THEN NULL
+                        WHEN head.sequence = o.sequence THEN head.next_attempt_at
+                        ELSE 'infinity'::timestamptz END
+            FROM {schema}.outbox AS head
             WHERE head.aggregate_id = o.aggregate_id AND head.delivered_at IS NULL
             ORDER BY head.sequence LIMIT 1
         ) WHERE o.delivered_at IS NULL""",
+    ),
+    # A failure holds, and a delivery releases, the entries behind it with one index range.
+    3: (
+        "CREATE INDEX outbox_held_by_aggregate ON {schema}.outbox (aggregate_id, held_until)"
+        " WHERE delivered_at IS NULL",
     ),
 }
 
@@ -530,18 +538,32 @@ class PostgresRepository:
                     ),
                     keys,
                 )
-            if rows:  # a new event of a held aggregate is held with it
+            if rows:  # a new event of a held aggregate waits behind its failed one
+                for aggregate_id in sorted({e.aggregate_id for e in events}):
+                    self._lock_outbox_of(cursor, aggregate_id)
                 cursor.executemany(
                     self._sql(
                         "INSERT INTO {schema}.outbox (event_id, aggregate_id, document, held_until)"
-                        " VALUES (%s, %s, %s, (SELECT held_until FROM {schema}.outbox"
-                        " WHERE aggregate_id = %s AND delivered_at IS NULL"
-                        " ORDER BY sequence LIMIT 1))"
+                        " VALUES (%s, %s, %s, (SELECT 'infinity'::timestamptz"
+                        " FROM {schema}.outbox WHERE aggregate_id = %s AND delivered_at IS NULL"
+                        " AND held_until IS NOT NULL LIMIT 1))"
                     ),
                     rows,
                 )
         except psycopg.errors.UniqueViolation as error:
             raise ConcurrencyConflictError(aggregate.id, aggregate.version - 1, None) from error
+
+    def _lock_outbox_of(self, cursor: psycopg.Cursor[Any], aggregate_id: str) -> None:
+        """Serialise, per aggregate, storing its events with holding or releasing them.
+
+        Under READ COMMITTED an event stored while a failure holds (or a delivery releases)
+        its aggregate could miss the change and be held forever behind an entry that is gone;
+        this transaction-scoped lock orders the two.
+        """
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(hashtext(%s))",
+            (f"aliexpress_onboarding.outbox:{self.schema}:{aggregate_id}",),
+        )
 
     def list_by_account(self, kind: type[A], account_id: str) -> list[A]:
         """The applications or apps of one account, in id order."""
@@ -673,35 +695,56 @@ class PostgresRepository:
         return event
 
     def mark_delivered(self, sequence: int) -> None:
-        """Mark an outbox entry delivered (kept, with its time, for audit) and end its lease."""
+        """Mark an outbox entry delivered (kept, with its time, for audit) and end its lease.
+
+        If it had failed before, the entries held behind it are released with it.
+        """
         with self._transaction() as cursor:
             cursor.execute(
                 self._sql(
                     "UPDATE {schema}.outbox SET delivered_at = statement_timestamp(),"
                     " claimed_by = NULL, claimed_until = NULL WHERE sequence = %s"
+                    " RETURNING aggregate_id, attempts"
                 ),
                 (sequence,),
             )
+            row = cursor.fetchone()
+            if row is not None and row[1] > 0:
+                self._lock_outbox_of(cursor, row[0])
+                cursor.execute(
+                    self._sql(
+                        "UPDATE {schema}.outbox SET held_until = NULL WHERE aggregate_id = %s"
+                        " AND delivered_at IS NULL AND held_until = 'infinity'"
+                    ),
+                    (row[0],),
+                )
 
     def mark_failed(self, sequence: int, *, next_attempt_at: datetime, error: str) -> None:
-        """Count a failed delivery, end its lease, and hold its aggregate until the retry."""
+        """Count a failed delivery, end its lease, and hold its aggregate.
+
+        The entry is held until ``next_attempt_at``, the later entries of its aggregate behind
+        it until it is delivered: only the first failure writes them, so a failure that
+        repeats costs the same whatever the aggregate's backlog.
+        """
+        until = next_attempt_at.astimezone(UTC)
         with self._transaction() as cursor:
             cursor.execute(
                 self._sql(
                     "UPDATE {schema}.outbox SET attempts = attempts + 1, next_attempt_at = %s,"
-                    " last_error = %s, claimed_by = NULL, claimed_until = NULL"
+                    " held_until = %s, last_error = %s, claimed_by = NULL, claimed_until = NULL"
                     " WHERE sequence = %s RETURNING aggregate_id"
                 ),
-                (next_attempt_at.astimezone(UTC), error[:1000], sequence),
+                (until, until, error[:1000], sequence),
             )
             row = cursor.fetchone()
             if row is not None:
+                self._lock_outbox_of(cursor, row[0])
                 cursor.execute(
                     self._sql(
-                        "UPDATE {schema}.outbox SET held_until = %s"
-                        " WHERE aggregate_id = %s AND delivered_at IS NULL"
+                        "UPDATE {schema}.outbox SET held_until = 'infinity' WHERE aggregate_id = %s"
+                        " AND delivered_at IS NULL AND held_until IS NULL AND sequence > %s"
                     ),
-                    (next_attempt_at.astimezone(UTC), row[0]),
+                    (row[0], sequence),
                 )
 
     def events(self, aggregate_id: str | None = None) -> list[Event]:

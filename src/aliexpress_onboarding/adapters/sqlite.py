@@ -40,7 +40,7 @@ __all__ = ["SQLiteRepository"]
 
 A = TypeVar("A", DeveloperAccount, DeveloperApplication, App)
 
-SCHEMA_VERSION: Final = 3
+SCHEMA_VERSION: Final = 4
 _MIGRATIONS: Final[dict[int, str]] = {
     1: """
     CREATE TABLE aggregates (
@@ -72,15 +72,18 @@ _MIGRATIONS: Final[dict[int, str]] = {
     );
     CREATE INDEX outbox_pending ON outbox (delivered_at, sequence);
     """,
-    # An aggregate whose oldest undelivered event failed is held until its retry time: every
-    # undelivered event of it carries that time in held_until, so the due events are two
+    # An aggregate whose oldest undelivered event failed is held: that event until its retry
+    # time, the later ones behind it (_BEHIND) until it is delivered. So the due events are two
     # index ranges, never a scan past a failing aggregate's backlog.
     2: """
     ALTER TABLE outbox ADD COLUMN held_until TEXT;
     CREATE INDEX outbox_by_aggregate ON outbox (aggregate_id, sequence);
     CREATE INDEX outbox_due ON outbox (held_until, sequence) WHERE delivered_at IS NULL;
     UPDATE outbox SET held_until = (
-        SELECT head.next_attempt_at FROM outbox AS head
+        SELECT CASE WHEN head.next_attempt_at IS NULL THEN NULL
+                    WHEN head.sequence = outbox.sequence THEN head.next_attempt_at
+                    ELSE '9999-12-31T23:59:59.999999+00:00' END
+        FROM outbox AS head
         WHERE head.aggregate_id = outbox.aggregate_id AND head.delivered_at IS NULL
         ORDER BY head.sequence LIMIT 1
     ) WHERE delivered_at IS NULL;
@@ -92,7 +95,16 @@ _MIGRATIONS: Final[dict[int, str]] = {
     ALTER TABLE outbox ADD COLUMN claimed_until TEXT;
     CREATE INDEX outbox_claims ON outbox (claimed_by) WHERE claimed_by IS NOT NULL;
     """,
+    # A failure holds, and a delivery releases, the entries behind it with one index range.
+    4: """
+    CREATE INDEX outbox_held_by_aggregate ON outbox (aggregate_id, held_until)
+        WHERE delivered_at IS NULL;
+    """,
 }
+
+_BEHIND: Final = "9999-12-31T23:59:59.999999+00:00"
+"""``held_until`` of an entry behind its aggregate's failed one: held until that one is
+delivered, whatever its retry time (so a new failure rewrites one row, not the backlog)."""
 
 # Due, not under another dispatcher's live lease, and no earlier undelivered entry of the
 # aggregate that is under one (that dispatcher is delivering it: order per aggregate) or that
@@ -423,12 +435,16 @@ class SQLiteRepository:
                     "INSERT INTO unique_keys (key, kind, id) VALUES (?, ?, ?)",
                     [(key, *key_of) for key in keys],
                 )
-            if events:  # a new event of a held aggregate is held with it
+            if events:  # a new event of a held aggregate waits behind its failed one
                 connection.executemany(
                     "INSERT INTO outbox (event_id, aggregate_id, document, held_until)"
-                    " VALUES (?, ?, ?, (SELECT held_until FROM outbox WHERE aggregate_id = ?"
-                    " AND delivered_at IS NULL ORDER BY sequence LIMIT 1))",
-                    [(e.event_id, e.aggregate_id, to_json(e), e.aggregate_id) for e in events],
+                    " VALUES (?, ?, ?, (SELECT ? FROM outbox INDEXED BY outbox_held_by_aggregate"
+                    " WHERE aggregate_id = ? AND delivered_at IS NULL AND held_until IS NOT NULL"
+                    " LIMIT 1))",
+                    [
+                        (e.event_id, e.aggregate_id, to_json(e), _BEHIND, e.aggregate_id)
+                        for e in events
+                    ],
                 )
         except sqlite3.IntegrityError as error:
             raise ConcurrencyConflictError(aggregate.id, aggregate.version - 1, None) from error
@@ -498,12 +514,12 @@ class SQLiteRepository:
         """Lease and return up to ``limit`` events due at ``now``, oldest first.
 
         Held aggregates wait. Reads the never-held entries and the entries whose hold has
-        ended, each an index range in index order: a held aggregate's backlog is not read at
-        all. All undelivered entries of an aggregate share its ``held_until``, so each
-        aggregate's entries come in order, a prefix of its backlog. The entries are leased to
-        the caller (this repository, in this thread) for ``lease``, so a dispatcher in another
-        process skips them, and later events of their aggregates, until they are marked,
-        released, or the lease ends; the caller's next call releases what it still holds.
+        ended, each an index range in index order, so a held aggregate's backlog is not read
+        at all: its failed entry comes back alone when its retry time comes, the others once
+        that one is delivered, in order. The entries are leased to the caller (this
+        repository, in this thread) for ``lease``, so a dispatcher in another process skips
+        them, and later events of their aggregates, until they are marked, released, or the
+        lease ends; the caller's next call releases what it still holds.
         """
         wall = datetime.now(UTC)
         claimant = self._claimant
@@ -559,28 +575,52 @@ class SQLiteRepository:
                 raise _storage_error("an outbox update failed", self.path, error) from error
 
     def mark_delivered(self, sequence: int) -> None:
-        """Mark an outbox entry delivered (kept, with its time, for audit)."""
+        """Mark an outbox entry delivered (kept, with its time, for audit).
+
+        The entries held behind it, if it had failed before, are released in the same
+        statement (atomic without BEGIN).
+        """
         self._update_outbox(
-            "UPDATE outbox SET delivered_at = ?, claimed_by = NULL, claimed_until = NULL"
-            " WHERE sequence = ?",
-            (_utc_text(datetime.now(UTC)), sequence),
+            "UPDATE outbox SET"
+            " delivered_at = CASE WHEN sequence = :sequence THEN :now ELSE delivered_at END,"
+            " claimed_by = CASE WHEN sequence = :sequence THEN NULL ELSE claimed_by END,"
+            " claimed_until = CASE WHEN sequence = :sequence THEN NULL ELSE claimed_until END,"
+            " held_until = CASE WHEN sequence = :sequence THEN held_until END"
+            " WHERE sequence IN (SELECT :sequence UNION ALL SELECT sequence FROM outbox"
+            " INDEXED BY outbox_held_by_aggregate WHERE delivered_at IS NULL"
+            " AND held_until = :behind"
+            " AND aggregate_id = (SELECT aggregate_id FROM outbox WHERE sequence = :sequence))",
+            {"sequence": sequence, "now": _utc_text(datetime.now(UTC)), "behind": _BEHIND},
         )
 
     def mark_failed(self, sequence: int, *, next_attempt_at: datetime, error: str) -> None:
-        """Count a failed delivery; hold the entry's aggregate until ``next_attempt_at``."""
-        # One statement, so atomic without BEGIN: the failed entry gets its bookkeeping, and
-        # every undelivered entry of its aggregate (itself included) the hold.
+        """Count a failed delivery and hold the entry's aggregate.
+
+        The entry is held until ``next_attempt_at``, the later entries of its aggregate behind
+        it until it is delivered. One statement (atomic without BEGIN): it writes the failed
+        entry, and the entries behind it only the first time, so a failure that repeats
+        costs the same whatever the aggregate's backlog.
+        """
         self._update_outbox(
-            "UPDATE outbox SET held_until = :until,"
+            "UPDATE outbox SET"
+            " held_until = CASE WHEN sequence = :sequence THEN :until ELSE :behind END,"
             " attempts = attempts + (sequence = :sequence),"
             " next_attempt_at = CASE WHEN sequence = :sequence THEN :until"
             " ELSE next_attempt_at END,"
             " last_error = CASE WHEN sequence = :sequence THEN :error ELSE last_error END,"
             " claimed_by = CASE WHEN sequence = :sequence THEN NULL ELSE claimed_by END,"
             " claimed_until = CASE WHEN sequence = :sequence THEN NULL ELSE claimed_until END"
-            " WHERE delivered_at IS NULL"
-            " AND aggregate_id = (SELECT aggregate_id FROM outbox WHERE sequence = :sequence)",
-            {"until": _utc_text(next_attempt_at), "error": error[:1000], "sequence": sequence},
+            " WHERE sequence IN (SELECT :sequence UNION ALL SELECT later.sequence"
+            " FROM outbox AS later INDEXED BY outbox_held_by_aggregate"
+            " WHERE later.delivered_at IS NULL AND later.held_until IS NULL"
+            " AND later.sequence > :sequence AND later.aggregate_id ="
+            " (SELECT aggregate_id FROM outbox WHERE sequence = :sequence))",
+            {
+                "until": _utc_text(next_attempt_at),
+                "behind": _BEHIND,
+                "error": error[:1000],
+                "sequence": sequence,
+            },
         )
 
     def events(self, aggregate_id: str | None = None) -> list[Event]:
