@@ -269,3 +269,11 @@ def test_country_on_applicant_is_validated() -> None:
     """An applicant's country must be an assigned code."""
     with pytest.raises(InvalidCountryCodeError):
         attrs.evolve(SELLER, country="UK")
+
+
+@pytest.mark.parametrize("name", [" ", "   "])
+def test_an_applicant_name_of_spaces_only_is_refused(name: str) -> None:
+    """A name of spaces only is no name: refused by the constructor as by from_record."""
+    with pytest.raises(InvalidApplicantError) as caught:
+        Applicant(name=name, country="CN", is_enterprise=True, is_aliexpress_seller=True)
+    assert "name" == caught.value.field

@@ -172,7 +172,7 @@ applicants = st.builds(
     Applicant,
     name=st.text(
         alphabet=st.characters(categories=["L", "N", "Zs"]), min_size=1, max_size=20
-    ).filter(str.isprintable),
+    ).filter(lambda name: name.isprintable() and not name.isspace()),
     country=st.sampled_from(sorted(ASSIGNED_ALPHA2)),
     is_enterprise=st.booleans(),
     is_aliexpress_seller=st.booleans(),
