@@ -204,3 +204,25 @@ def test_while_the_notifier_hangs_only_the_first_command_waits_its_deadline() ->
     # Ten commands behind a hanging pass: without the rule, 10 s; 5 s is generous for a
     # loaded machine and still far below it.
     assert (True, 11) == (waited < 5, pending)
+
+
+def test_an_in_process_notifier_is_told_in_the_commands_own_thread() -> None:
+    """in_process = True: no hand-off; any other notifier is told by the dispatch thread."""
+
+    class Recording:
+        def __init__(self) -> None:
+            self.threads: list[int] = []
+
+        def notify(self, event: Event) -> None:
+            self.threads.append(threading.get_ident())
+
+    class InProcess(Recording):
+        in_process = True
+
+    told_here, told_elsewhere = InProcess(), Recording()
+    register(OnboardingService(notifier=told_here), 1)
+    register(OnboardingService(notifier=told_elsewhere), 2)
+    assert ([threading.get_ident()], False) == (
+        told_here.threads,
+        threading.get_ident() in told_elsewhere.threads,
+    )

@@ -140,6 +140,11 @@ class Notifier(Protocol):
 
     Events carry a stable ``event_id``: a notifier that must not act twice keeps the ids it saw.
     Raising means "not delivered": the outbox keeps the event and tries again later.
+
+    A notifier whose `notify` never waits on anything outside the process (it records, logs
+    or queues in memory) may say so with a class attribute ``in_process = True``: the service
+    then delivers to it in the command's own thread, without handing the work to its dispatch
+    thread. Any other notifier is treated as one that may hang.
     """
 
     def notify(self, event: Event) -> None:

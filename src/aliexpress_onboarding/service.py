@@ -179,8 +179,20 @@ class OnboardingService:
     # ------------------------------------------------------------------ plumbing
 
     def _dispatch(self) -> None:
-        if self.auto_dispatch:
+        if not self.auto_dispatch:
+            return
+        if getattr(self.notifier, "in_process", False) is not True:
             self._inline.request(self.dispatch_deadline.total_seconds())
+            return
+        # A notifier that never waits on the outside is told in this thread (no hand-off).
+        # If a pass is already running, it or the next command's picks these events up.
+        if self._inline.exclusive().acquire(blocking=False):
+            try:
+                self._dispatch_now(_INLINE_LIMIT)
+            except Exception:  # the command has committed: report, never raise at it
+                logger.exception("dispatching the outbox failed; the events stay pending")
+            finally:
+                self._inline.exclusive().release()
 
     def _load(self, kind: type[A], aggregate_id: object, field: str) -> A:
         """The stored aggregate; an id that is not text is refused before the store sees it."""
@@ -496,11 +508,14 @@ class OnboardingService:
         if type(limit) is not int or limit < 1:
             raise ValidationError("limit", limit, "must be a whole number from 1")
         with self._inline.exclusive():
-            return dispatch_due(
-                self.repository,
-                self.notifier,
-                now=self.clock.now(),
-                limit=limit,
-                retry_base=self.retry_base,
-                retry_max=self.retry_max,
-            )
+            return self._dispatch_now(limit)
+
+    def _dispatch_now(self, limit: int) -> DispatchReport:
+        return dispatch_due(
+            self.repository,
+            self.notifier,
+            now=self.clock.now(),
+            limit=limit,
+            retry_base=self.retry_base,
+            retry_max=self.retry_max,
+        )

@@ -10,7 +10,7 @@ import string
 import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import TypeVar, cast
+from typing import Final, TypeVar, cast
 
 import attrs
 
@@ -217,11 +217,13 @@ class FanOutNotifier:
     """A `Notifier` that tells several notifiers, in order.
 
     If one raises, the event stays pending and all of them are told again later: notifiers
-    must tolerate repeats (delivery is at-least-once anyway).
+    must tolerate repeats (delivery is at-least-once anyway). It is `in_process` when all of
+    its notifiers are.
     """
 
     def __init__(self, *notifiers: Notifier) -> None:
         self.notifiers = notifiers
+        self.in_process = all(getattr(n, "in_process", False) is True for n in notifiers)
 
     def notify(self, event: Event) -> None:
         """Tell each notifier about ``event``."""
@@ -231,6 +233,8 @@ class FanOutNotifier:
 
 class InMemoryNotifier:
     """A `Notifier` that records what it was told, for tests and notebooks."""
+
+    in_process: Final = True  # never waits on the outside: delivered in the command's thread
 
     def __init__(self) -> None:
         self.events: list[Event] = []
@@ -242,6 +246,8 @@ class InMemoryNotifier:
 
 class LoggingNotifier:
     """A `Notifier` that logs each event at INFO (type, aggregate, version; never secrets)."""
+
+    in_process: Final = True  # logging handlers are the embedding program's own
 
     def __init__(self, logger: logging.Logger | None = None) -> None:
         self.logger = logger or logging.getLogger("aliexpress_onboarding.events")

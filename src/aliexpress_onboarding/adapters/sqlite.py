@@ -111,11 +111,11 @@ delivered, whatever its retry time (so a new failure rewrites one row, not the b
 # failed before (a retried aggregate is tried with its oldest event alone, so its backlog
 # never fills a batch; once that event is delivered the rest follow).
 _FREE: Final = (
-    " AND (claimed_until IS NULL OR claimed_until <= :wall)"
+    " AND (claimed_until IS NULL OR claimed_until <= :wall OR claimed_by = :claimant)"
     " AND NOT EXISTS (SELECT 1 FROM outbox AS earlier"
     " WHERE earlier.aggregate_id = outbox.aggregate_id AND earlier.sequence < outbox.sequence"
-    " AND earlier.delivered_at IS NULL"
-    " AND (earlier.claimed_until > :wall OR earlier.attempts > 0))"
+    " AND earlier.delivered_at IS NULL AND (earlier.attempts > 0"
+    " OR (earlier.claimed_until > :wall AND earlier.claimed_by <> :claimant)))"
 )
 # Both ranges read the partial index of undelivered entries by (held_until, sequence): the
 # planner, without statistics, would otherwise scan every undelivered entry.
@@ -128,6 +128,14 @@ _DUE: Final = (
     f" FROM outbox INDEXED BY outbox_due WHERE delivered_at IS NULL AND held_until <= :now{_FREE}"
     " ORDER BY held_until, sequence LIMIT :limit)"
     " ORDER BY 1 LIMIT :limit"
+)
+
+
+# Lease the due entries and return them, in one statement (RETURNING: SQLite 3.35 and later).
+_CLAIM: Final = (
+    "UPDATE outbox SET claimed_by = :claimant, claimed_until = :until"
+    f" WHERE sequence IN (SELECT sequence FROM ({_DUE}))"
+    " RETURNING sequence, document, attempts, next_attempt_at, last_error"
 )
 
 
@@ -519,25 +527,24 @@ class SQLiteRepository:
         that one is delivered, in order. The entries are leased to the caller (this
         repository, in this thread) for ``lease``, so a dispatcher in another process skips
         them, and later events of their aggregates, until they are marked, released, or the
-        lease ends; the caller's next call releases what it still holds.
+        lease ends; what the caller still holds, its next call may hand out again.
         """
         wall = datetime.now(UTC)
-        claimant = self._claimant
-        with self._write() as connection:
-            connection.execute(
-                "UPDATE outbox SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = ?",
-                (claimant,),
-            )
-            rows = connection.execute(
-                _DUE, {"limit": limit, "now": _utc_text(now), "wall": _utc_text(wall)}
-            ).fetchall()
-            if rows:
-                until = _utc_text(wall + self.lease)
-                connection.executemany(
-                    "UPDATE outbox SET claimed_by = ?, claimed_until = ? WHERE sequence = ?",
-                    [(claimant, until, row[0]) for row in rows],
-                )
-        return self._entries(rows)
+        parameters = {
+            "limit": limit,
+            "now": _utc_text(now),
+            "wall": _utc_text(wall),
+            "claimant": self._claimant,
+            "until": _utc_text(wall + self.lease),
+        }
+        with self._turns:
+            try:  # one statement: atomic without BEGIN, waiting for the lock as it starts
+                rows = self._connection().execute(_CLAIM, parameters).fetchall()
+            except sqlite3.Error as error:
+                raise _storage_error(
+                    "claiming due outbox entries failed", self.path, error
+                ) from error
+        return self._entries(sorted(rows))  # RETURNING keeps no order
 
     def release(self, sequences: Sequence[int]) -> None:
         """End this dispatcher's lease on entries it did not attempt: others may take them."""
