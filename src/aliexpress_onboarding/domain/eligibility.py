@@ -119,15 +119,10 @@ def _check_bool(instance: object, attribute: attrs.Attribute[bool], value: objec
 
 
 def _check_name(_: object, __: object, value: Any) -> None:
-    if (
-        not isinstance(value, str)
-        or not 1 <= len(value) <= 200
-        or not value.isprintable()
-        or value.isspace()
-    ):
-        raise InvalidApplicantError(
-            "name", value, "must be 1 to 200 printable characters, not only spaces"
-        )
+    if not isinstance(value, str) or not 1 <= len(value) <= 200 or not value.isprintable():
+        raise InvalidApplicantError("name", value, "must be 1 to 200 printable characters")
+    if value.isspace():
+        raise InvalidApplicantError("name", value, "must not be spaces only")
 
 
 def _check_license_kind(_: object, __: object, value: Any) -> None:
