@@ -114,6 +114,7 @@ if TYPE_CHECKING:
     from .outbox import DispatchReport
     from .ports import Clock, CredentialIssuer, Notifier, OutboxEntry, Repository
     from .service import OnboardingService
+    from .signing import sign_request, signed_params, string_to_sign
 
     __version__ = "0.1.0"
 
@@ -214,6 +215,9 @@ _WHERE: dict[str, str] = {
     "check_many": ".domain.eligibility",
     "diagram": ".engine",
     "recommend_developer_type": ".domain.eligibility",
+    "sign_request": ".signing",
+    "signed_params": ".signing",
+    "string_to_sign": ".signing",
     "to_records": ".domain.records",
 }
 
@@ -312,6 +316,9 @@ __all__ = [
     "check_many",
     "diagram",
     "recommend_developer_type",
+    "sign_request",
+    "signed_params",
+    "string_to_sign",
     "to_records",
 ]
 
