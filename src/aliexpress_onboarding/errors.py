@@ -14,7 +14,8 @@ The tree::
     │   ├── InvalidCredentialError
     │   ├── InvalidDateTimeError               naive or wrong-typed datetimes
     │   ├── InvalidRecordError                 .problems: a stored/serialised document is bad
-    │   └── InvalidPolicyError                 a ReviewPolicy or DocumentPolicy set up wrongly
+    │   ├── InvalidPolicyError                 a ReviewPolicy or DocumentPolicy set up wrongly
+    │   └── InvalidCallbackUrlError            a redirect URI (or authorize base) is refused
     ├── RuleViolationError                     .command, .problems (a guard said no)
     │   └── NotEligibleError                   .developer_type
     ├── TransitionNotAllowedError              .state, .command, .allowed
@@ -24,6 +25,21 @@ The tree::
     ├── StorageError                           the database failed, is corrupt or too new
     ├── EmailDeliveryError                     .recipient, .host, .port, .reason
     ├── SecretExposureError (also TypeError)   a secret asked to leave in the clear (pickle)
+    ├── AuthorizationError                     an OAuth callback refused; nothing changed
+    │   ├── InvalidCallbackError (also ValidationError)  malformed: size, twice, no code
+    │   ├── CallbackMismatchError              .expected, .received: not the registered URI
+    │   ├── InvalidStateError                  .reason: missing, foreign, other_app
+    │   ├── StateReusedError                   .used_at: the request was completed already
+    │   ├── AuthorizationExpiredError          .expires_at, .now
+    │   └── AuthorizationDeniedError           .error, .description: the platform's error=
+    ├── PlatformError                          .code, .type, .request_id, .advice, .retryable
+    │   ├── AccessTokenError                   re-authorize the store (or refresh)
+    │   ├── RefreshTokenError                  re-authorize the store
+    │   ├── AuthorizationCodeError             the code was used, expired or another app's
+    │   ├── SignatureError                     check the appSecret
+    │   ├── AppNotAllowedError                 approval, API permission, IP or call limits
+    │   ├── PlatformUnavailableError           .attempts, .status: down or slow (retryable)
+    │   └── PlatformResponseError              .field: an answer that cannot be read
     └── DefinitionError                        a transition table is malformed (import time)
 
 Catch `OnboardingError` for anything the library refuses, `ValidationError` (or the builtin
@@ -45,11 +61,20 @@ if TYPE_CHECKING:
     from .domain.eligibility import Problem
 
 __all__ = [
+    "AccessTokenError",
+    "AppNotAllowedError",
+    "AuthorizationCodeError",
+    "AuthorizationDeniedError",
+    "AuthorizationError",
+    "AuthorizationExpiredError",
+    "CallbackMismatchError",
     "ConcurrencyConflictError",
     "DefinitionError",
     "EmailDeliveryError",
     "InvalidApplicantError",
     "InvalidAppNameError",
+    "InvalidCallbackError",
+    "InvalidCallbackUrlError",
     "InvalidCountryCodeError",
     "InvalidCredentialError",
     "InvalidDateTimeError",
@@ -59,12 +84,19 @@ __all__ = [
     "InvalidPolicyError",
     "InvalidRecordError",
     "InvalidRegistrationNumberError",
+    "InvalidStateError",
     "NotEligibleError",
     "NotFoundError",
     "OnboardingError",
     "PermissionDeniedError",
+    "PlatformError",
+    "PlatformResponseError",
+    "PlatformUnavailableError",
+    "RefreshTokenError",
     "RuleViolationError",
     "SecretExposureError",
+    "SignatureError",
+    "StateReusedError",
     "StorageError",
     "TransitionNotAllowedError",
     "ValidationError",
@@ -359,3 +391,232 @@ class SecretExposureError(OnboardingError, TypeError):
     Pickling one is refused: a pickle is plain bytes that end up in caches, queues and files.
     Subclasses `TypeError`, which is what `pickle` raises for an object it cannot pickle.
     """
+
+
+class InvalidCallbackUrlError(ValidationError):
+    """A URL the OAuth flow sends a browser to is refused: a callback URL, or the authorize base.
+
+    The rule says what to change (scheme, host, port, path, a fragment or a query, ...).
+    """
+
+
+class AuthorizationError(OnboardingError):
+    """A seller's authorization callback was refused; nothing was changed.
+
+    The ``code`` and the ``state`` a callback carries are bearer secrets: no subclass shows them,
+    in its message or its attributes.
+    """
+
+
+class InvalidCallbackError(AuthorizationError, ValidationError):
+    """The URL the platform redirected to is malformed (bad input, also a `ValidationError`).
+
+    Too long, a fragment, a parameter given twice, an undecodable query, or no ``code``.
+    ``.field`` names the parameter (or ``"callback_url"``); ``.value`` is always ``None``:
+    the URL carries secrets.
+    """
+
+    def __init__(self, field: str, rule: str) -> None:
+        super().__init__(field, None, rule, secret=True)
+
+
+class CallbackMismatchError(AuthorizationError):
+    """The callback did not arrive at the registered redirect URI, character for character.
+
+    Attributes:
+        expected: the registered redirect URI.
+        received: the callback's URL without its query (where the secrets are).
+    """
+
+    def __init__(self, expected: str, received: str) -> None:
+        self.expected = expected
+        self.received = received
+        super().__init__(
+            f"the callback arrived at {safe_repr(received)}, "
+            f"not at the registered redirect URI {safe_repr(expected)}"
+        )
+
+
+class InvalidStateError(AuthorizationError):
+    """The callback's state does not belong to this authorization request (it is never shown).
+
+    Attributes:
+        reason: ``"missing"`` (no state, or an empty one), ``"foreign"`` (not this request's
+            state) or ``"other_app"`` (this request's state, presented for another app).
+    """
+
+    def __init__(self, reason: str, detail: str) -> None:
+        self.reason = reason
+        super().__init__(f"invalid state ({reason}): {detail}; start the authorization again")
+
+
+class StateReusedError(AuthorizationError):
+    """The authorization request was completed already: a state is good for one callback.
+
+    Attributes:
+        used_at: when the request was completed.
+    """
+
+    def __init__(self, used_at: object) -> None:
+        self.used_at = used_at
+        super().__init__(
+            f"this authorization request was completed at {used_at}; a state is single-use"
+        )
+
+
+class AuthorizationExpiredError(AuthorizationError):
+    """The callback came after the authorization request expired.
+
+    Attributes:
+        expires_at: when the request expired.
+        now: when the callback was checked.
+    """
+
+    def __init__(self, expires_at: object, now: object) -> None:
+        self.expires_at = expires_at
+        self.now = now
+        super().__init__(
+            f"the authorization request expired at {expires_at} (now {now}); "
+            "start the authorization again"
+        )
+
+
+class AuthorizationDeniedError(AuthorizationError):
+    """The platform redirected with an ``error`` parameter (e.g. the seller refused).
+
+    Attributes:
+        error: the platform's ``error`` (``"access_denied"``, ...), as given.
+        description: its ``error_description``, or ``None``.
+    """
+
+    def __init__(self, error: str, description: str | None) -> None:
+        self.error = error
+        self.description = description
+        detail = "" if description is None else f": {safe_repr(description)}"
+        super().__init__(f"the app was not authorized: {safe_repr(error)}{detail}")
+
+
+class PlatformError(OnboardingError):
+    """The AliExpress Open Platform refused a call, or did not answer it usably.
+
+    A subclass says what happened and `advice` what to do. Never carries a token, a code or the
+    appSecret: messages come from the platform's answer with known secrets masked. Its
+    ``.type`` is where the platform places the error: ``"ISV"`` (the request), ``"ISP"`` (the
+    service behind the gateway), ``"SYSTEM"`` (the gateway), or ``None``.
+
+    Attributes:
+        code: the platform's error code (``"IllegalAccessToken"``), or ``None`` when it gave
+            none (a timeout, an HTTP failure, an unreadable answer).
+        request_id: the platform's id of the answer, for a support ticket, or ``None``.
+        advice: what to do about it.
+        retryable: whether the same call may succeed if made again later (a class attribute).
+    """
+
+    retryable = False
+    default_advice = "read the platform's message; quote the request_id to AliExpress support"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        type: str | None = None,
+        request_id: str | None = None,
+        advice: str | None = None,
+    ) -> None:
+        self.code = code
+        self.type = type
+        self.request_id = request_id
+        self.advice = advice or self.default_advice
+        context = ", ".join(
+            f"{name} {value}"
+            for name, value in (("code", code), ("type", type), ("request_id", request_id))
+            if value is not None
+        )
+        super().__init__(f"{message}{f' ({context})' if context else ''}; {self.advice}")
+
+
+class AccessTokenError(PlatformError):
+    """The platform refused the store's access token: invalid, expired, revoked or replaced."""
+
+    default_advice = (
+        "refresh the token if its refresh token still works, else re-authorize the store"
+    )
+
+
+class RefreshTokenError(PlatformError):
+    """The platform refused a refresh token: unknown, expired, revoked or replaced."""
+
+    default_advice = "re-authorize the store: send the seller through the authorization link"
+
+
+class AuthorizationCodeError(PlatformError):
+    """The platform refused an authorization code: used already, expired, or another app's."""
+
+    default_advice = (
+        "a code works once, for 30 minutes, for the appKey it was issued to: send the seller "
+        "through the authorization link again and exchange the new code at once"
+    )
+
+
+class SignatureError(PlatformError):
+    """The platform found the request's signature wrong."""
+
+    default_advice = (
+        "check the appSecret; if it was reset recently, the old one stops working when the "
+        "overlap ends"
+    )
+
+
+class AppNotAllowedError(PlatformError):
+    """The app may not make this call (no permission, not approved, IP or call limits)."""
+
+    default_advice = (
+        "finish step 2 (the developer application) and wait for approval; make sure the app "
+        "has this API's permission in the console"
+    )
+
+
+class PlatformUnavailableError(PlatformError):
+    """The platform did not answer usefully in time: down, failing, or too slow. Retryable.
+
+    Attributes:
+        attempts: how many times the call was made before giving up, when known.
+        status: the last HTTP status, when there was one.
+    """
+
+    retryable = True
+    default_advice = (
+        "the platform failed on its side: try again later; if it persists, contact AliExpress "
+        "support with the request_id"
+    )
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        attempts: int | None = None,
+        status: int | None = None,
+        **context: Any,
+    ) -> None:
+        self.attempts = attempts
+        self.status = status
+        super().__init__(message, **context)
+
+
+class PlatformResponseError(PlatformError):
+    """The platform's answer cannot be read: not JSON, not an object, a field missing or wrong.
+
+    Attributes:
+        field: the field that was missing or wrong (``"access_token"``), ``"$"`` for the whole
+            answer, or ``None``. A token's value is never shown.
+    """
+
+    default_advice = (
+        "the answer did not have the documented shape: try again later; if it persists, report "
+        "it to AliExpress support with the request_id"
+    )
+
+    def __init__(self, message: str, *, field: str | None = None, **context: Any) -> None:
+        self.field = field
+        super().__init__(message, **context)

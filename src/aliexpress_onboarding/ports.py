@@ -6,9 +6,9 @@ and `aliexpress_onboarding.testing` has the contract test-suites an adapter's te
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Final, Protocol, TypeVar, runtime_checkable
+from typing import Any, Final, Protocol, TypeVar, runtime_checkable
 
 import attrs
 
@@ -17,6 +17,7 @@ from .domain.app import App
 from .domain.application import DeveloperApplication
 from .domain.events import Event
 from .domain.values import AppKey, AppSecret
+from .platform import AccessToken, RefreshToken, TokenGrant
 
 __all__ = [
     "AggregateRoot",
@@ -25,6 +26,7 @@ __all__ = [
     "CredentialIssuer",
     "Notifier",
     "OutboxEntry",
+    "PlatformClient",
     "Repository",
 ]
 
@@ -179,4 +181,38 @@ class CredentialIssuer(Protocol):
 
     def new_ticket_id(self) -> str:
         """A fresh ticket id for an escalation."""
+        ...
+
+
+@runtime_checkable
+class PlatformClient(Protocol):
+    """Talks to the AliExpress Open Platform for one app: tokens and signed API calls.
+
+    Every request is signed with the app's appSecret. A refusal raises the `PlatformError`
+    subclass that says what to do (`AccessTokenError`, `SignatureError`, ...); an answer that
+    never came, or came unusable, raises `PlatformUnavailableError` or `PlatformResponseError`.
+    `aliexpress_onboarding.adapters.platform_http.HttpPlatformClient` is the HTTP adapter;
+    `aliexpress_onboarding._simulator.PlatformSimulator` is a local platform to test against.
+    """
+
+    def create_token(self, code: str) -> TokenGrant:
+        """Exchange an authorization code (from the seller's callback) for a token grant."""
+        ...
+
+    def refresh_token(self, refresh_token: RefreshToken) -> TokenGrant:
+        """Exchange a refresh token for a new grant; the old access token stops working."""
+        ...
+
+    def call(
+        self,
+        api: str,
+        params: Mapping[str, object],
+        *,
+        access_token: AccessToken | None = None,
+    ) -> Mapping[str, Any]:
+        """Call an API with ``params`` (for a seller, given their ``access_token``).
+
+        ``api`` is a REST path (``/auth/token/create``) or a method name
+        (``aliexpress.solution.seller.category.tree.query``). Returns the platform's answer.
+        """
         ...

@@ -10,6 +10,8 @@ Subclass a contract in your adapter's tests and provide the fixture it asks for:
             return MyRepository(tmp_path / "db")
 
 Every test of the contract then runs against your adapter. Our own adapters pass the same suites.
+`PlatformSimulator` is a local AliExpress Open Platform on 127.0.0.1 (authorization page, token
+APIs, one business API) for testing what calls the platform.
 The ``sample_*`` builders (from the pytest-free `aliexpress_onboarding.samples`) make valid
 aggregates for your own tests too.
 """
@@ -22,6 +24,7 @@ from typing import Any
 import attrs
 import pytest
 
+from ._simulator import DEFAULT_LIFETIMES, PlatformSimulator, TokenLifetimes
 from .domain.account import DeveloperAccount
 from .domain.actors import Actor
 from .domain.app import App
@@ -35,8 +38,11 @@ from .ports import Notifier, Repository
 from .samples import T0, sample_account, sample_app, sample_application
 
 __all__ = [
+    "DEFAULT_LIFETIMES",
     "NotifierContract",
+    "PlatformSimulator",
     "RepositoryContract",
+    "TokenLifetimes",
     "sample_account",
     "sample_app",
     "sample_application",
