@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import hmac
 import io
 import json
 import sqlite3
@@ -810,3 +811,49 @@ def test_reseal_without_a_key_file_is_a_usage_error(
         main(["reseal", "--db", str(database)]),
         "no such key file" in capsys.readouterr().err,
     )
+
+
+# ---------------------------------------------------------------------- sign
+
+
+def test_sign_prints_the_string_to_sign_and_the_sign_never_the_secret(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the secret in the environment: the exact signed string and the platform's sign."""
+    secret = "fake-secret-0123456789abcdef"
+    monkeypatch.setenv("ALIEXPRESS_APP_SECRET", secret)
+    request = ["/auth/token/create", "code=3_500123_fakeAuthCode", "--app-key", "500123"]
+    code = main(["sign", *request, "--timestamp", "1767225600000", "--json"])
+    printed = capsys.readouterr()
+    expected_string = (
+        "/auth/token/createapp_key500123code3_500123_fakeAuthCode"
+        "sign_methodsha256timestamp1767225600000"
+    )
+    expected_sign = hmac.new(secret.encode(), expected_string.encode(), "sha256").hexdigest()
+    assert (0, {"string_to_sign": expected_string, "sign": expected_sign.upper()}, False) == (
+        code,
+        json.loads(printed.out),
+        secret in printed.out + printed.err,
+    )
+
+
+def test_sign_without_the_secret_prints_the_string_and_says_how_to_get_the_sign(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No secret in the environment: the string only, and a hint on stderr."""
+    monkeypatch.delenv("ALIEXPRESS_APP_SECRET", raising=False)
+    code = main(["sign", "/auth/token/refresh", "refresh_token=r", "--app-key", "500123"])
+    printed = capsys.readouterr()
+    assert (0, True, False, True) == (
+        code,
+        printed.out.startswith("string to sign: /auth/token/refreshapp_key500123"),
+        any(line.startswith("sign: ") for line in printed.out.splitlines()),
+        "ALIEXPRESS_APP_SECRET" in printed.err,
+    )
+
+
+@pytest.mark.parametrize("pair", ["code", "=value", "a=1 a=2"])
+def test_sign_refuses_malformed_parameters(capsys: pytest.CaptureFixture[str], pair: str) -> None:
+    """A parameter without '=', without a name, or given twice: exit 2, one line."""
+    code = main(["sign", "/x", *pair.split(), "--app-key", "500123"])
+    assert (2, 1) == (code, len(capsys.readouterr().err.strip().splitlines()))

@@ -583,6 +583,43 @@ def _reseal(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# --------------------------------------------------------------------------- sign
+
+
+def _sign(args: argparse.Namespace) -> int:
+    import time
+
+    from .signing import signed_params, string_to_sign
+
+    params: dict[str, str] = {}
+    for pair in args.params:
+        name, equals, value = pair.partition("=")
+        if not equals or not name:
+            raise _UsageError(f"{pair!r}: expected NAME=VALUE")
+        if name in params:
+            raise _UsageError(f"{name!r}: given twice")
+        params[name] = value
+    timestamp = args.timestamp if args.timestamp is not None else int(time.time() * 1000)
+    system = {"app_key": args.app_key, "timestamp": str(timestamp), "sign_method": "sha256"}
+    signed = string_to_sign(args.api, {**params, **system})
+    secret = os.environ.get(args.secret_env)
+    sign: str | None = None
+    if secret:  # from the environment only: a command line shows in `ps` and shell history
+        computed = signed_params(
+            args.api, params, app_key=args.app_key, secret=secret, timestamp_ms=timestamp
+        )["sign"]
+        sign = computed if isinstance(computed, str) else None
+    if args.json:
+        sys.stdout.write(json.dumps({"string_to_sign": signed, "sign": sign}) + "\n")
+    else:
+        sys.stdout.write(f"string to sign: {signed}\n")
+        if sign is not None:
+            sys.stdout.write(f"sign: {sign}\n")
+    if sign is None:
+        sys.stderr.write(f"set ${args.secret_env} to the appSecret to compute the sign\n")
+    return EXIT_OK
+
+
 # --------------------------------------------------------------------------- diagram
 
 
@@ -740,6 +777,32 @@ def _parser() -> argparse.ArgumentParser:
     reseal.add_argument("--db", required=True, metavar="PATH", help="the SQLite file")
     reseal.add_argument("--keys", metavar="PATH", help="the key file (default: DB.keys)")
     reseal.set_defaults(run=_reseal)
+
+    sign = _command(
+        commands,
+        "sign",
+        summary="show the string a platform call signs, and its sign",
+        description="Add the system parameters (app_key, timestamp in ms, sign_method=sha256)\n"
+        "to NAME=VALUE parameters and print the exact string that is signed; with the\n"
+        "appSecret in the environment variable --secret-env, print the sign too. The secret\n"
+        "is never read from the command line and never printed. The string holds the\n"
+        "parameters as given, access tokens and codes included.",
+        examples=f"  {PROG} sign /auth/token/create code=3_500123_x --app-key 500123\n"
+        f"  ALIEXPRESS_APP_SECRET=... {PROG} sign /auth/token/create code=3_500123_x"
+        " --app-key 500123 --timestamp 1767225600000",
+    )
+    sign.add_argument("api", metavar="API", help="the API: a REST path or a method name")
+    sign.add_argument("params", nargs="*", metavar="NAME=VALUE", help="a request parameter")
+    sign.add_argument("--app-key", required=True, metavar="KEY", help="the app's appKey")
+    sign.add_argument("--timestamp", type=int, metavar="MS", help="epoch ms (default: now)")
+    sign.add_argument(
+        "--secret-env",
+        default="ALIEXPRESS_APP_SECRET",
+        metavar="VAR",
+        help="the environment variable holding the appSecret (default: %(default)s)",
+    )
+    sign.add_argument("--json", action="store_true", help="print JSON")
+    sign.set_defaults(run=_sign)
 
     diagram = _command(
         commands,
