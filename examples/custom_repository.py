@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from aliexpress_onboarding import (
+    AlreadyExistsError,
     App,
     ApplicationStatus,
     ConcurrencyConflictError,
@@ -98,8 +99,8 @@ class JsonFileRepository:
         row_key = f"{KINDS[type(aggregate)]}:{aggregate.id}"
         keys = {k: v for k, v in state["keys"].items() if v != row_key}
         for key in aggregate.unique_keys():
-            if key in keys:
-                raise ConcurrencyConflictError(aggregate.id, aggregate.version - 1, None)
+            if key in keys:  # taken: say by whom ("app:app-1" holds it)
+                raise AlreadyExistsError(aggregate.id, key, keys[key].partition(":")[2])
             keys[key] = row_key
         state["keys"] = keys
         state["rows"][row_key] = to_dict(aggregate, include_secrets=True)

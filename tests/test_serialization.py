@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -18,11 +19,19 @@ from aliexpress_onboarding import (
     DeveloperApplication,
     DeveloperType,
     InvalidRecordError,
+    Store,
+    StoreAuthorization,
     ValidationError,
     check_eligibility,
 )
 from aliexpress_onboarding.domain.events import Event
-from aliexpress_onboarding.serialization import from_dict, from_json, to_dict, to_json
+from aliexpress_onboarding.serialization import (
+    MAX_JSON_BYTES,
+    from_dict,
+    from_json,
+    to_dict,
+    to_json,
+)
 from aliexpress_onboarding.testing import T0, sample_account, sample_app, sample_application
 
 
@@ -202,7 +211,7 @@ def test_events_are_tagged_by_type() -> None:
 
 def test_oversize_and_deeply_nested_input_refused_before_parsing() -> None:
     """Size and nesting are capped before json.loads runs."""
-    with pytest.raises(InvalidRecordError, match="larger than"):
+    with pytest.raises(InvalidRecordError, match="more than the 1048576 a record may have"):
         from_json(" " * (1024 * 1024 + 1))
     with pytest.raises(InvalidRecordError, match="nested deeper"):
         from_json("[" * 100_000 + "]" * 100_000)
@@ -279,3 +288,63 @@ def test_lone_surrogates_are_refused() -> None:
     document["data"]["seller_id"] = "\ud800"
     with pytest.raises(InvalidRecordError, match="lone surrogate"):
         from_dict(document)
+
+
+# ---------------------------------------------------------------------- strict both ways
+
+
+def _fields_of(document: dict[str, Any], path: str = "$.data") -> list[tuple[str, list[str]]]:
+    """Every field of a document, nested objects included: (its path, its key chain)."""
+    found = []
+    pending: list[tuple[dict[str, Any], str, list[str]]] = [(document["data"], path, [])]
+    while pending:
+        data, where, chain = pending.pop()
+        for key, value in data.items():
+            found.append((f"{where}.{key}", [*chain, key]))
+            if isinstance(value, dict):
+                pending.append((value, f"{where}.{key}", [*chain, key]))
+    return found
+
+
+@given(data=st.data())
+@settings(max_examples=50)
+def test_a_stored_document_missing_any_field_is_refused_naming_its_path(
+    data: st.DataObject,
+) -> None:
+    """No field is ever filled in with a default: a missing one is named by its path."""
+    obj = data.draw(st.sampled_from(everything()))
+    document = json.loads(to_json(obj, include_secrets=True))
+    path, chain = data.draw(st.sampled_from(_fields_of(document)))
+    holder = document["data"]
+    for key in chain[:-1]:
+        holder = holder[key]
+    del holder[chain[-1]]
+    with pytest.raises(InvalidRecordError) as caught:
+        from_json(json.dumps(document))
+    assert [f"{path}: required field missing"] == [
+        problem for problem in caught.value.problems if problem.startswith(path + ":")
+    ]
+
+
+def test_a_self_app_without_its_store_limit_is_refused() -> None:
+    """The issue's case: no store limit is no longer 'no limit'."""
+    _, app = _approved_app()
+    document = json.loads(to_json(app, include_secrets=True))
+    del document["data"]["store_limit"]
+    with pytest.raises(InvalidRecordError, match=r"\$\.data\.store_limit: required field missing"):
+        from_json(json.dumps(document))
+
+
+def test_what_cannot_be_read_back_is_not_written() -> None:
+    """The write cap is the read cap: to_json refuses what from_json could not read."""
+    _, app = _approved_app()
+    one = StoreAuthorization(Store("store-1", "seller-1", app.enterprise_id), T0)
+    too_big = attrs.evolve(app, authorizations=(one,) * 10_000)  # ~1.5 MB of JSON
+    fits = attrs.evolve(app, authorizations=(one,) * 10)
+    with pytest.raises(InvalidRecordError) as caught:
+        to_json(too_big, include_secrets=True)
+    assert (True, True, fits) == (
+        caught.value.problems[0].endswith(f"more than the {MAX_JSON_BYTES} a record may have"),
+        caught.value.problems[0].startswith("$: 1"),  # gives the size
+        from_json(to_json(fits, include_secrets=True)),
+    )

@@ -89,6 +89,7 @@ if TYPE_CHECKING:
     from .engine import allowed_commands, diagram
     from .errors import (
         AccessTokenError,
+        AlreadyExistsError,
         AppNotAllowedError,
         AuthorizationCodeError,
         AuthorizationDeniedError,
@@ -146,6 +147,7 @@ _WHERE: dict[str, str] = {
     "Actor": ".domain.actors",
     "ActorKind": ".domain.actors",
     "AgreementAccepted": ".domain.events",
+    "AlreadyExistsError": ".errors",
     "App": ".domain.app",
     "AppCreated": ".domain.events",
     "AppKey": ".domain.values",
@@ -271,6 +273,7 @@ __all__ = [
     "Actor",
     "ActorKind",
     "AgreementAccepted",
+    "AlreadyExistsError",
     "App",
     "AppCreated",
     "AppKey",

@@ -21,6 +21,7 @@ The tree::
     ├── TransitionNotAllowedError              .state, .command, .allowed
     ├── PermissionDeniedError                  .actor, .command
     ├── ConcurrencyConflictError               .aggregate_id, .expected_version, .actual_version
+    │   └── AlreadyExistsError                 .key, .existing_id: a unique key is taken
     ├── NotFoundError                          .kind, .id
     ├── StorageError                           the database failed, is corrupt or too new
     ├── EmailDeliveryError                     .recipient, .host, .port, .reason
@@ -62,6 +63,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AccessTokenError",
+    "AlreadyExistsError",
     "AppNotAllowedError",
     "AuthorizationCodeError",
     "AuthorizationDeniedError",
@@ -343,6 +345,25 @@ class ConcurrencyConflictError(OnboardingError):
         super().__init__(
             f"{aggregate_id}: expected version {expected_version}, found {actual_version}"
         )
+
+
+class AlreadyExistsError(ConcurrencyConflictError):
+    """What a command would store is taken already: not a race to retry, the key is held.
+
+    A second developer account for a seller, a second app of an account with the same name, a
+    second open application of one type. Also a `ConcurrencyConflictError`, since a race can
+    end the same way.
+
+    Attributes:
+        key: the taken key (``"account-of-seller:cn123"``, ``"app-name:<account>:<name>"``).
+        existing_id: the id of the aggregate that holds it.
+    """
+
+    def __init__(self, aggregate_id: str, key: str, existing_id: str) -> None:
+        super().__init__(aggregate_id, 0, None)
+        self.key = key
+        self.existing_id = existing_id
+        self.args = (f"{safe_repr(key)} is taken by {safe_repr(existing_id)}; nothing was stored",)
 
 
 class NotFoundError(OnboardingError):

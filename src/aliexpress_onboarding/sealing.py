@@ -29,6 +29,7 @@ from .domain.app import App
 from .domain.application import DeveloperApplication
 from .errors import SecretExposureError, StorageError, ValidationError
 from .serialization import (
+    dump_document,
     from_stored_dict,
     from_stored_json,
     parse_stored_json,
@@ -282,7 +283,7 @@ class StoredSecrets:
         for field in _SECRET_FIELDS:
             if data.get(field) is not None:
                 data[field] = self._seal(data[field], f"app:{aggregate.id}:{field}")
-        return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+        return dump_document(document)
 
     def loads(self, text: str, kind: type[A], record: str) -> A:
         """The aggregate stored as ``text``, its secrets opened.
@@ -321,7 +322,7 @@ class StoredSecrets:
             plain = self._open(value, context) if is_sealed(value) else value
             data[field] = self.keyring.seal(plain, context=context)
             changed = True
-        return json.dumps(document, separators=(",", ":"), ensure_ascii=False) if changed else None
+        return dump_document(document) if changed else None
 
     def _seal(self, plaintext: str, context: str) -> str:
         if self.keyring is not None:

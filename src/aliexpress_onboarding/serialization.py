@@ -34,7 +34,9 @@ if TYPE_CHECKING:
     from cattrs import Converter
 
 __all__ = [
+    "MAX_JSON_BYTES",
     "SCHEMA_VERSION",
+    "dump_document",
     "from_dict",
     "from_json",
     "from_stored_dict",
@@ -46,6 +48,7 @@ __all__ = [
 
 SCHEMA_VERSION: Final = 1
 MAX_JSON_BYTES: Final = 1024 * 1024
+"""The largest record, in characters of JSON text, that is written or read."""
 
 T = TypeVar("T")
 
@@ -190,7 +193,51 @@ def _converter(include_secrets: bool, *, detailed: bool = True) -> Converter:
             ),
         )
     converter.register_structure_hook_func(_is_sequence, _strict_sequence(converter, detailed))
+    converter.register_structure_hook_factory(attrs.has, _strict_class(converter, detailed))
     return converter
+
+
+def _strict_class(converter: Converter, detailed: bool) -> Any:
+    """Structure hooks for attrs classes that refuse a document missing any field.
+
+    cattrs fills a missing key with the field's default: a stored app read without its
+    ``store_limit`` would have served any number of stores. Every field must be written out.
+    """
+    from cattrs.gen import make_dict_structure_fn
+
+    def factory(cl: type[Any]) -> Any:
+        base = make_dict_structure_fn(cl, converter)
+        fields = {a.name: a.type for a in attrs.fields(cl) if a.init}
+
+        def structure(data: object, _: type) -> Any:
+            if type(data) is dict and len(data) < len(fields):  # a key is missing
+                missing = [name for name in fields if name not in data]
+                if missing:
+                    raise _missing_fields(cl, missing, fields, detailed)
+            return base(data, cl)  # type: ignore[arg-type]  # not a dict: base refuses it
+
+        return structure
+
+    return factory
+
+
+def _missing_fields(
+    cl: type[Any], missing: list[str], fields: dict[str, Any], detailed: bool
+) -> Exception:
+    if not detailed:
+        return KeyError(missing[0])  # the fast read gives up; the detailed one says where
+    from cattrs.errors import AttributeValidationNote, ClassValidationError
+
+    errors = []
+    for name in missing:
+        error = KeyError(name)  # transform_error: "required field missing"
+        error.add_note(
+            AttributeValidationNote(
+                f"Structuring class {cl.__name__} @ attribute {name}", name, fields[name]
+            )
+        )
+        errors.append(error)
+    return ClassValidationError(f"While structuring {cl.__name__}", errors, cl)
 
 
 def _is_sequence(type_: Any) -> bool:
@@ -337,10 +384,31 @@ def _name_refused_fields(error: Exception) -> None:
 
 
 def to_json(obj: object, *, include_secrets: bool = False) -> str:
-    """`to_dict` as compact JSON text (UTF-8 safe, keys in a stable order)."""
-    return json.dumps(
-        to_dict(obj, include_secrets=include_secrets), separators=(",", ":"), ensure_ascii=False
-    )
+    """`to_dict` as compact JSON text (UTF-8 safe, keys in a stable order).
+
+    Raises:
+        InvalidRecordError: ``obj`` is not a serialisable domain type, or its text would be
+            larger than `from_json` reads (`MAX_JSON_BYTES` characters): what is written can
+            always be read back.
+    """
+    return dump_document(to_dict(obj, include_secrets=include_secrets))
+
+
+def dump_document(document: dict[str, Any]) -> str:
+    """A document as compact JSON text, refused if `from_json` could not read it back.
+
+    Raises:
+        InvalidRecordError: the text would be larger than `MAX_JSON_BYTES` characters (the
+            error gives its size and the cap).
+    """
+    text = json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+    if len(text) > MAX_JSON_BYTES:
+        raise InvalidRecordError("$", len(text), [_too_large(len(text))])
+    return text
+
+
+def _too_large(size: int) -> str:
+    return f"$: {size} characters, more than the {MAX_JSON_BYTES} a record may have"
 
 
 def from_json(text: str | bytes, expected: type[T] | None = None) -> T:
@@ -366,7 +434,7 @@ def _parse(text: str | bytes) -> Any:
     if not isinstance(text, str):
         raise InvalidRecordError("$", type(text).__name__, ["$: expected JSON text"])
     if len(text) > MAX_JSON_BYTES:
-        raise InvalidRecordError("$", len(text), [f"$: larger than {MAX_JSON_BYTES} characters"])
+        raise InvalidRecordError("$", len(text), [_too_large(len(text))])
     try:
         return _json.loads(text)
     except json.JSONDecodeError as error:

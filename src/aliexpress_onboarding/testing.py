@@ -33,7 +33,7 @@ from .domain.events import Event
 from .domain.values import (
     DeveloperType,
 )
-from .errors import ConcurrencyConflictError, NotFoundError
+from .errors import AlreadyExistsError, ConcurrencyConflictError, NotFoundError
 from .ports import Notifier, Repository
 from .samples import T0, sample_account, sample_app, sample_application
 
@@ -162,6 +162,26 @@ class RepositoryContract:
         repository.add(sample_account("acc-1")[0], [])
         with pytest.raises(ConcurrencyConflictError):
             repository.add(sample_account("acc-2")[0], [])
+
+    def test_a_taken_key_names_itself_and_its_holder_and_stores_nothing(
+        self, repository: Repository
+    ) -> None:
+        """A second account for a seller: AlreadyExistsError names the key and the holder.
+
+        Neither the second account nor its events are stored.
+        """
+        first, timeline = sample_account("acc-1")
+        repository.add(first, timeline)
+        second, more = sample_account("acc-2")
+        with pytest.raises(AlreadyExistsError) as caught:
+            repository.add(second, more)
+        with pytest.raises(NotFoundError):
+            repository.get(DeveloperAccount, "acc-2")
+        assert (f"account-of-seller:{first.owner_id}", "acc-1", timeline) == (
+            caught.value.key,
+            caught.value.existing_id,
+            repository.events(),
+        )
 
     def test_one_open_application_per_type_across_writers(self, repository: Repository) -> None:
         """Two writers racing past the guard: the store refuses the second open application."""

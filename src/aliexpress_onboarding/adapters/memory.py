@@ -19,7 +19,7 @@ from ..domain.app import App
 from ..domain.application import ApplicationStatus, DeveloperApplication
 from ..domain.events import Event
 from ..domain.values import AppKey, AppSecret
-from ..errors import ConcurrencyConflictError, NotFoundError
+from ..errors import AlreadyExistsError, ConcurrencyConflictError, NotFoundError
 from ..ports import KIND_NAMES, AggregateRoot, Notifier, OutboxEntry
 
 __all__ = [
@@ -95,7 +95,7 @@ class InMemoryRepository:
         for key in keys:
             holder = self._keys.get(key)
             if holder is not None and holder != row:
-                raise ConcurrencyConflictError(aggregate.id, aggregate.version - 1, None)
+                raise AlreadyExistsError(aggregate.id, key, holder[1])
         for key in self._keys_of.get(row, frozenset()) - keys:
             del self._keys[key]
         for key in keys:

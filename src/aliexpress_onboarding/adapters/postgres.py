@@ -53,6 +53,7 @@ from ..domain.app import App
 from ..domain.application import ApplicationStatus, DeveloperApplication
 from ..domain.events import Event
 from ..errors import (
+    AlreadyExistsError,
     ConcurrencyConflictError,
     NotFoundError,
     StorageError,
@@ -458,7 +459,20 @@ class PostgresRepository:
         return self._decode(kind, rows[0][0], aggregate_id)
 
     def add(self, aggregate: AggregateRoot, events: Sequence[Event]) -> None:
-        """Insert a new aggregate, its unique keys and its events in one transaction."""
+        """Insert a new aggregate, its unique keys and its events in one transaction.
+
+        Raises:
+            AlreadyExistsError: another aggregate holds one of its unique keys.
+            ConcurrencyConflictError: the id exists already, or a concurrent write won.
+        """
+        try:
+            self._add(aggregate, events)
+        except ConcurrencyConflictError as conflict:
+            if conflict.actual_version is not None or isinstance(conflict, AlreadyExistsError):
+                raise
+            raise self._explained(conflict, aggregate) from conflict
+
+    def _add(self, aggregate: AggregateRoot, events: Sequence[Event]) -> None:
         name = KIND_NAMES[type(aggregate)]
         with self._transaction((aggregate.id, 0)) as cursor:
             cursor.execute(
@@ -485,7 +499,23 @@ class PostgresRepository:
     def save(
         self, aggregate: AggregateRoot, events: Sequence[Event], *, expected_version: int
     ) -> None:
-        """Update an aggregate if its stored version is ``expected_version``, atomically."""
+        """Update an aggregate if its stored version is ``expected_version``, atomically.
+
+        Raises:
+            AlreadyExistsError: another aggregate holds one of its unique keys.
+            ConcurrencyConflictError: the stored version is not ``expected_version``.
+            NotFoundError: nothing is stored under its id.
+        """
+        try:
+            self._save(aggregate, events, expected_version)
+        except ConcurrencyConflictError as conflict:
+            if conflict.actual_version is not None or isinstance(conflict, AlreadyExistsError):
+                raise
+            raise self._explained(conflict, aggregate) from conflict
+
+    def _save(
+        self, aggregate: AggregateRoot, events: Sequence[Event], expected_version: int
+    ) -> None:
         name = KIND_NAMES[type(aggregate)]
         with self._transaction((aggregate.id, expected_version)) as cursor:
             cursor.execute(
@@ -508,6 +538,24 @@ class PostgresRepository:
                     raise NotFoundError(name, aggregate.id)
                 raise ConcurrencyConflictError(aggregate.id, expected_version, actual)
             self._finish(cursor, name, aggregate, events)
+
+    def _explained(
+        self, conflict: ConcurrencyConflictError, aggregate: AggregateRoot
+    ) -> ConcurrencyConflictError:
+        """The conflict, or an `AlreadyExistsError` naming the key another aggregate holds.
+
+        Asked after the failed transaction (PostgreSQL aborts it), so nothing is read on the
+        happy path.
+        """
+        keys = sorted(aggregate.unique_keys())
+        if not keys:
+            return conflict
+        rows = self._read(
+            "SELECT key, id FROM {schema}.unique_keys WHERE key = ANY(%s)"
+            " AND NOT (kind = %s AND id = %s) ORDER BY key LIMIT 1",
+            (keys, KIND_NAMES[type(aggregate)], aggregate.id),
+        )
+        return AlreadyExistsError(aggregate.id, rows[0][0], rows[0][1]) if rows else conflict
 
     def _stored_version(self, cursor: psycopg.Cursor[Any], name: str, row_id: str) -> int | None:
         cursor.execute(

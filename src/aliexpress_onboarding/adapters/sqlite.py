@@ -27,6 +27,7 @@ from ..domain.app import App
 from ..domain.application import ApplicationStatus, DeveloperApplication
 from ..domain.events import Event
 from ..errors import (
+    AlreadyExistsError,
     ConcurrencyConflictError,
     NotFoundError,
     StorageError,
@@ -455,6 +456,14 @@ class SQLiteRepository:
                     ],
                 )
         except sqlite3.IntegrityError as error:
+            # A constraint fails its statement only: the transaction can still say which key.
+            taken = connection.execute(
+                f"SELECT key, id FROM unique_keys WHERE key IN ({', '.join('?' * len(keys))})"
+                " AND NOT (kind = ? AND id = ?) ORDER BY key LIMIT 1",
+                (*keys, *key_of),
+            ).fetchone()
+            if taken is not None:
+                raise AlreadyExistsError(aggregate.id, taken[0], taken[1]) from error
             raise ConcurrencyConflictError(aggregate.id, aggregate.version - 1, None) from error
 
     def list_by_account(self, kind: type[A], account_id: str) -> list[A]:
