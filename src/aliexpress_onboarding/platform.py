@@ -21,16 +21,15 @@ and share its error codes):
 
 from __future__ import annotations
 
-import hmac
 import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final, NoReturn, Self, TypeVar
+from typing import Any, Final, TypeVar
 
 import attrs
 
 from ._redact import redact_passwords
-from .domain.values import REDACTED, aware, require_aware
+from .domain.values import Secret, aware, require_aware
 from .errors import (
     AccessTokenError,
     AppNotAllowedError,
@@ -40,7 +39,6 @@ from .errors import (
     PlatformResponseError,
     PlatformUnavailableError,
     RefreshTokenError,
-    SecretExposureError,
     SignatureError,
     ValidationError,
 )
@@ -60,69 +58,18 @@ _TOKEN: Final = re.compile(r"[!-~]{16,512}")
 _ID_LENGTH: Final = 256
 
 
-class _Token:
-    """A platform token: a secret that never shows itself, like `AppSecret`.
+class _Token(Secret):
+    """A platform token: a secret that never shows itself, like `AppSecret` (see `Secret`)."""
 
-    ``repr``, ``str`` and ``format`` print a mask; compare with `matches` (constant time); read
-    the value only with `reveal`. Immutable, and refuses to be pickled.
-    """
-
-    __slots__ = ("__weakref__", "_value")
-    _value: str
+    __slots__ = ()
     _field: str  # the name errors use for it
 
-    def __init__(self, value: str) -> None:
+    @classmethod
+    def _validate(cls, value: object) -> None:
         if not isinstance(value, str) or not _TOKEN.fullmatch(value):
             raise InvalidCredentialError(
-                self._field, value, "must be 16 to 512 visible ASCII characters", secret=True
+                cls._field, value, "must be 16 to 512 visible ASCII characters", secret=True
             )
-        object.__setattr__(self, "_value", value)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise attrs.exceptions.FrozenInstanceError
-
-    def __delattr__(self, name: str) -> None:
-        raise attrs.exceptions.FrozenInstanceError
-
-    def __copy__(self) -> Self:
-        return self  # immutable: a copy is the same value
-
-    def __deepcopy__(self, memo: dict[int, object]) -> Self:
-        return self
-
-    def __reduce__(self) -> NoReturn:
-        # A pickle is plain bytes that end up in caches, queues and files: refuse to be one.
-        raise SecretExposureError(
-            f"{type(self).__name__} cannot be pickled: it would be written out in the clear"
-        )
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}('{REDACTED}')"
-
-    def __str__(self) -> str:
-        return REDACTED
-
-    def __format__(self, spec: str) -> str:
-        return format(REDACTED, spec)
-
-    def __eq__(self, other: object) -> bool:
-        if type(other) is not type(self):
-            return NotImplemented
-        return self.matches(other)
-
-    def __hash__(self) -> int:
-        return hash((type(self), self._value))
-
-    def matches(self, candidate: Self | str) -> bool:
-        """Whether ``candidate`` is this token, compared in constant time."""
-        other = candidate._value if isinstance(candidate, type(self)) else candidate
-        if not isinstance(other, str):
-            return False
-        return hmac.compare_digest(self._value.encode(), other.encode("utf-8", "surrogatepass"))
-
-    def reveal(self) -> str:
-        """The token's value. Call only where it must leave the library (a signed request)."""
-        return self._value
 
 
 class AccessToken(_Token):

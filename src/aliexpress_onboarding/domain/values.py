@@ -14,7 +14,7 @@ import os
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Final, NoReturn
+from typing import Any, Final, NoReturn, Self
 
 import attrs
 
@@ -717,20 +717,27 @@ def _check_secret(_: object, __: object, value: Any) -> None:
         )
 
 
-class AppSecret:
-    """An app's secret. It never shows itself: ``repr``, ``str`` and errors print a mask.
+class Secret:
+    """A value that never shows itself: the base of `AppSecret` and the platform's tokens.
 
-    Compare with `matches` (constant time); read the value only with `reveal`. Immutable and
-    deliberately not an attrs class, so that ``attrs.asdict(app)`` keeps the (masked) object
-    instead of walking into it and copying the value out.
+    ``repr``, ``str``, ``format`` and errors print a mask; compare with `matches` (constant
+    time); read the value only with `reveal`. Immutable, equal only to a secret of the same
+    class, and refuses to be pickled (a pickle is plain bytes that end up in caches, queues and
+    files): pickling raises `SecretExposureError`. Deliberately not an attrs class, so that
+    ``attrs.asdict`` keeps the (masked) object instead of walking into it.
     """
 
     __slots__ = ("__weakref__", "_value")
     _value: str
 
     def __init__(self, value: str) -> None:
-        _check_secret(None, None, value)
+        self._validate(value)
         object.__setattr__(self, "_value", value)
+
+    @classmethod
+    def _validate(cls, value: object) -> None:
+        """Raise a `ValidationError` (never showing ``value``) unless it is a valid secret."""
+        raise NotImplementedError
 
     def __setattr__(self, name: str, value: object) -> None:
         raise attrs.exceptions.FrozenInstanceError
@@ -738,20 +745,19 @@ class AppSecret:
     def __delattr__(self, name: str) -> None:
         raise attrs.exceptions.FrozenInstanceError
 
-    def __copy__(self) -> AppSecret:
+    def __copy__(self) -> Self:
         return self  # immutable: a copy is the same value
 
-    def __deepcopy__(self, memo: dict[int, object]) -> AppSecret:
+    def __deepcopy__(self, memo: dict[int, object]) -> Self:
         return self
 
     def __reduce__(self) -> NoReturn:
-        # A pickle is plain bytes that end up in caches, queues and files: refuse to be one.
         raise SecretExposureError(
-            "an AppSecret cannot be pickled: it would be written out in the clear"
+            f"{type(self).__name__} cannot be pickled: it would be written out in the clear"
         )
 
     def __repr__(self) -> str:
-        return f"AppSecret('{REDACTED}')"
+        return f"{type(self).__name__}('{REDACTED}')"
 
     def __str__(self) -> str:
         return REDACTED
@@ -760,20 +766,34 @@ class AppSecret:
         return format(REDACTED, spec)
 
     def __eq__(self, other: object) -> bool:
-        if not isinstance(other, AppSecret):
+        if type(other) is not type(self):
             return NotImplemented
         return self.matches(other)
 
     def __hash__(self) -> int:
-        return hash((AppSecret, self._value))
+        return hash((type(self), self._value))
 
-    def matches(self, candidate: AppSecret | str) -> bool:
-        """Whether ``candidate`` is this secret, compared in constant time."""
-        other = candidate._value if isinstance(candidate, AppSecret) else candidate
+    def matches(self, candidate: Self | str) -> bool:
+        """Whether ``candidate`` is this secret (or its value), compared in constant time."""
+        other = candidate._value if isinstance(candidate, type(self)) else candidate
         if not isinstance(other, str):
             return False
         return hmac.compare_digest(self._value.encode(), other.encode("utf-8", "surrogatepass"))
 
     def reveal(self) -> str:
-        """The secret's value. Call only where it must leave the library (e.g. shown once)."""
+        """The value. Call only where it must leave the library (shown once, a signed call)."""
         return self._value
+
+
+class AppSecret(Secret):
+    """An app's secret. It never shows itself: ``repr``, ``str`` and errors print a mask.
+
+    Compare with `matches` (constant time); read the value only with `reveal`; pickling raises
+    `SecretExposureError` (see `Secret`).
+    """
+
+    __slots__ = ()
+
+    @classmethod
+    def _validate(cls, value: object) -> None:
+        _check_secret(None, None, value)
