@@ -280,11 +280,51 @@ def test_escalation_happens_once_per_application() -> None:
         escalated.handle(Escalate("T-2"), SYSTEM, hours(96))
 
 
-def test_escalation_only_by_the_system() -> None:
-    """Escalation is the system's job, not the applicant's or a reviewer's."""
-    for actor in (OWNER, REVIEWER):
-        with pytest.raises(PermissionDeniedError):
-            submitted().handle(Escalate("T-1"), actor, hours(48))
+def test_owner_escalates_its_own_overdue_application() -> None:
+    """With no e-mail after 2 days the applicant submits the ticket itself, as the guide says."""
+    escalated, events = submitted().handle(Escalate("T-1"), OWNER, hours(48))
+    assert (ApplicationStatus.ESCALATED, "T-1", hours(48)) == (
+        escalated.status,
+        escalated.ticket_id,
+        escalated.escalated_at,
+    )
+    assert [("ReviewEscalated", OWNER, "T-1")] == [(e.type, e.actor, e.ticket_id) for e in events]
+
+
+def test_owner_may_not_escalate_before_the_deadline() -> None:
+    """Before the deadline the owner's escalation is refused too: not_overdue, no ticket."""
+    with pytest.raises(RuleViolationError) as caught:
+        submitted().handle(Escalate("T-1"), OWNER, hours(47.99))
+    assert ("escalate", ["not_overdue"]) == (
+        caught.value.command,
+        [p.code for p in caught.value.problems],
+    )
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [(OWNER, SYSTEM), (SYSTEM, OWNER), (OWNER, OWNER)],
+    ids=["owner_then_system", "system_then_owner", "owner_twice"],
+)
+def test_escalation_happens_once_whoever_escalates_first(first: Actor, second: Actor) -> None:
+    """One ticket per application: after the owner's or the system's, a second is refused."""
+    escalated, _ = submitted().handle(Escalate("T-1"), first, hours(48))
+    with pytest.raises(TransitionNotAllowedError) as caught:
+        escalated.handle(Escalate("T-2"), second, hours(96))
+    assert (ApplicationStatus.ESCALATED, "escalate") == (caught.value.state, caught.value.command)
+
+
+def test_another_seller_may_not_escalate_an_application_not_its_own() -> None:
+    """A seller escalates only its own application: another seller's try is refused."""
+    with pytest.raises(PermissionDeniedError) as caught:
+        submitted().handle(Escalate("T-1"), OTHER_SELLER, hours(48))
+    assert (OTHER_SELLER, "escalate") == (caught.value.actor, caught.value.command)
+
+
+def test_reviewer_may_not_escalate() -> None:
+    """A reviewer decides; the ticket is the applicant's or the system's to submit."""
+    with pytest.raises(PermissionDeniedError):
+        submitted().handle(Escalate("T-1"), REVIEWER, hours(48))
 
 
 def test_escalated_application_is_still_decidable() -> None:
@@ -486,13 +526,14 @@ def test_suspended_app_takes_no_new_authorizations() -> None:
 
 ACTORS = {"owner": OWNER, "other_seller": OTHER_SELLER, "reviewer": REVIEWER, "system": SYSTEM}
 # command -> the actor kinds that may run it (from DESIGN.md: owner-only commands,
-# reviewer-only decisions, system-only escalation; any seller authorizes its own store).
+# reviewer-only decisions, escalation by the owner or the system; any seller authorizes its
+# own store).
 MATRIX = {
     ("account", "accept_agreement"): {"owner"},
     ("account", "submit_profile"): {"owner"},
     ("application", "approve"): {"reviewer"},
     ("application", "reject"): {"reviewer"},
-    ("application", "escalate"): {"system"},
+    ("application", "escalate"): {"owner", "system"},
     ("app", "reset_secret"): {"owner"},
     ("app", "authorize_store"): {"owner", "other_seller"},
     ("app", "revoke_store"): {"owner", "other_seller", "system"},
@@ -749,7 +790,7 @@ def test_diagrams_are_mermaid_state_diagrams() -> None:
     assert text.startswith("stateDiagram-v2\n")
     for line in (
         "[*] --> UNDER_REVIEW: submit_application (owner)",
-        "UNDER_REVIEW --> ESCALATED: escalate (system)",
+        "UNDER_REVIEW --> ESCALATED: escalate (owner, system)",
         "ESCALATED --> APPROVED: approve (reviewer)",
         "REJECTED --> [*]",
     ):

@@ -230,20 +230,24 @@ class OnboardingMachine(RuleBasedStateMachine):
         store_count=st.integers(min_value=1, max_value=3),
         progress=st.integers(min_value=0, max_value=9),
         developer_type=st.sampled_from(DeveloperType),
-        escalate_first=st.booleans(),
+        escalator=st.sampled_from((None, "owner", "system")),
     )
     def register_first_account(
-        self, store_count: int, progress: int, developer_type: DeveloperType, escalate_first: bool
+        self, store_count: int, progress: int, developer_type: DeveloperType, escalator: str | None
     ) -> None:
-        """Register acc-1, then walk ``progress`` steps of the happy path (each one checked)."""
+        """Register acc-1, then walk ``progress`` steps of the happy path (each one checked).
+
+        The path escalates the application first when ``escalator`` (the owner or the system)
+        is given.
+        """
         self.register("acc-1", "owner", store_count)
         path: list[Callable[[], None]] = [
             lambda: self.accept_agreement(0, "owner"),
             lambda: self.submit_profile(0, "owner"),
             lambda: self.submit_application(0, "owner", developer_type, True),
         ]
-        if escalate_first:
-            path += [lambda: self.advance_clock(48), lambda: self.escalate(0, "system")]
+        if escalator is not None:
+            path += [lambda: self.advance_clock(48), lambda: self.escalate(0, escalator)]
         path += [
             lambda: self.approve(0, "reviewer"),
             lambda: self.create_app(0, "owner", developer_type, "sunrise_sync"),
@@ -344,11 +348,12 @@ class OnboardingMachine(RuleBasedStateMachine):
     @precondition(lambda self: any(a.is_open for a in self.applications.values()))
     @rule(pick=PICK, role=roles("system"))
     def escalate(self, pick: int, role: str) -> None:
+        """The owner (its own application only) or the system; once; never early."""
         key = mine(pick, sorted(self.applications))
         application = self.applications[key]
         actor = resolve(role, application.owner_id)
         expected = (
-            role == "system"
+            role in ("owner", "system")
             and application.status is ApplicationStatus.UNDER_REVIEW
             and self.now >= POLICY.deadline(application.submitted_at)
         )
@@ -516,6 +521,19 @@ class OnboardingMachine(RuleBasedStateMachine):
             deadline = POLICY.deadline(self.applications[event.aggregate_id].submitted_at)
             assert deadline == event.deadline
             assert event.occurred_at >= deadline
+
+    @invariant()
+    def escalated_by_the_owner_or_the_system(self) -> None:
+        """Each ticket was submitted by the application's owner or by the system."""
+        escalators = {
+            (e.aggregate_id, e.actor) for e in self.events if isinstance(e, ReviewEscalated)
+        }
+        allowed = {
+            (key, actor)
+            for key, application in self.applications.items()
+            for actor in (Actor.seller(application.owner_id), SYSTEM)
+        }
+        assert set() == escalators - allowed
 
     @invariant()
     def self_apps_serve_own_enterprise_within_limit(self) -> None:

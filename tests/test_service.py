@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,21 +21,31 @@ from aliexpress_onboarding import (
     LicenseDocument,
     OnboardingError,
     PermissionDeniedError,
+    ReviewPolicy,
+    RuleViolationError,
     Store,
+    TransitionNotAllowedError,
+)
+from aliexpress_onboarding.adapters.email import (
+    EmailNotifier,
+    InMemoryEmailSender,
+    account_email_lookup,
 )
 from aliexpress_onboarding.adapters.memory import (
     InMemoryNotifier,
     InMemoryRepository,
     SecretsCredentialIssuer,
 )
-from aliexpress_onboarding.domain.events import Event
+from aliexpress_onboarding.domain.events import Event, ReviewEscalated
 from aliexpress_onboarding.domain.values import AppKey
 from aliexpress_onboarding.errors import ConcurrencyConflictError, NotFoundError, ValidationError
 from aliexpress_onboarding.ports import AggregateRoot
 from aliexpress_onboarding.service import OnboardingService
 
 OWNER = Actor.seller("seller-1")
+OTHER_SELLER = Actor.seller("seller-2")
 REVIEWER = Actor.reviewer("rev-1")
+SYSTEM = Actor.system("escalation")
 DOCUMENT = LicenseDocument.from_bytes(b"\xff\xd8\xff" + bytes(16), filename="licence.jpg")
 FACTS = Applicant(name="Sunrise", country="CN", is_enterprise=True, is_aliexpress_seller=True)
 
@@ -142,6 +152,136 @@ def test_escalate_overdue_from_two_services_at_once_escalates_once() -> None:
     assert (1, 1) == (sum(results), [e.type for e in notifier.events].count("ReviewEscalated"))
 
 
+class NumberedTickets(SecretsCredentialIssuer):
+    """Issues ticket ids T-1, T-2, ... so that a test can tell which ticket was used."""
+
+    def __init__(self) -> None:
+        self.tickets = 0
+
+    def new_ticket_id(self) -> str:
+        self.tickets += 1
+        return f"T-{self.tickets}"
+
+
+def stored_state(service: OnboardingService, application_id: str) -> tuple[object, ...]:
+    """The stored application and every stored event (the outbox among them)."""
+    return (
+        service.repository.get(DeveloperApplication, application_id),
+        service.repository.events(),
+        service.repository.pending_events(),
+    )
+
+
+def test_owner_escalates_its_own_overdue_application() -> None:
+    """The applicant submits the ticket: issued by the service, recorded with the owner."""
+    notifier = InMemoryNotifier()
+    service, clock = make_service(notifier=notifier, credentials=NumberedTickets())
+    _, application = onboard(service)
+    clock.advance(hours=48)
+    escalated = service.escalate(application.id, actor=OWNER)
+    [event] = [e for e in notifier.events if isinstance(e, ReviewEscalated)]
+    assert (ApplicationStatus.ESCALATED, "T-1", 2) == (
+        escalated.status,
+        escalated.ticket_id,
+        escalated.version,
+    )
+    assert (OWNER, "T-1", clock.now()) == (event.actor, event.ticket_id, event.deadline)
+    assert escalated == service.repository.get(DeveloperApplication, application.id)
+
+
+def test_owner_escalation_counts_the_services_review_policy() -> None:
+    """The deadline is the service's review_policy, exactly as for escalate_overdue."""
+    service, clock = make_service(review_policy=ReviewPolicy.elapsed(1))
+    _, application = onboard(service)
+    clock.advance(hours=1)
+    assert ApplicationStatus.ESCALATED == service.escalate(application.id, actor=OWNER).status
+
+
+def test_owner_escalation_e_mails_the_developer_as_the_systems_does() -> None:
+    """Whoever escalates, the developer gets the same ticket e-mail."""
+
+    def escalation_email(escalate_as_owner: bool) -> tuple[object, ...]:
+        repository, mailbox = InMemoryRepository(), InMemoryEmailSender()
+        notifier = EmailNotifier(mailbox, account_email_lookup(repository))
+        service, clock = make_service(repository=repository, notifier=notifier)
+        _, application = onboard(service)
+        clock.advance(hours=48)
+        if escalate_as_owner:
+            escalated = service.escalate(application.id, actor=OWNER)
+        else:
+            [escalated] = service.escalate_overdue()
+        [email] = mailbox.sent[-1:]
+        assert escalated.ticket_id is not None
+        body = email.body.replace(application.id, "APPL").replace(escalated.ticket_id, "TICKET")
+        return str(email.to), email.subject, body
+
+    assert escalation_email(escalate_as_owner=False) == escalation_email(escalate_as_owner=True)
+
+
+def test_owner_may_not_escalate_before_the_deadline() -> None:
+    """Not overdue: refused with not_overdue; the stored application and outbox are unchanged."""
+    service, clock = make_service()
+    _, application = onboard(service)
+    clock.advance(hours=47, minutes=59)
+    before = stored_state(service, application.id)
+    with pytest.raises(RuleViolationError) as caught:
+        service.escalate(application.id, actor=OWNER)
+    assert (["not_overdue"], before, 1) == (
+        [p.code for p in caught.value.problems],
+        stored_state(service, application.id),
+        service.repository.get(DeveloperApplication, application.id).version,
+    )
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [(OWNER, SYSTEM), (SYSTEM, OWNER), (OWNER, OWNER)],
+    ids=["owner_then_system", "system_then_owner", "owner_twice"],
+)
+def test_escalation_submits_one_ticket_whoever_comes_first(first: Actor, second: Actor) -> None:
+    """After the owner's or the system's escalation, a second one is refused; one ticket."""
+    service, clock = make_service()
+    _, application = onboard(service)
+    clock.advance(hours=48)
+    service.escalate(application.id, actor=first)
+    clock.advance(hours=48)
+    before = stored_state(service, application.id)
+    with pytest.raises(TransitionNotAllowedError):
+        service.escalate(application.id, actor=second)
+    assert ([], before) == (service.escalate_overdue(), stored_state(service, application.id))
+
+
+def test_owner_may_not_escalate_after_escalate_overdue() -> None:
+    """The scheduler's escalation came first: the owner's is refused, no second ticket."""
+    service, clock = make_service()
+    _, application = onboard(service)
+    clock.advance(hours=48)
+    [escalated] = service.escalate_overdue()
+    with pytest.raises(TransitionNotAllowedError):
+        service.escalate(application.id, actor=OWNER)
+    assert escalated == service.repository.get(DeveloperApplication, application.id)
+
+
+def test_seller_may_not_escalate_another_sellers_application() -> None:
+    """Only the account's owner escalates its application: another seller is refused."""
+    service, clock = make_service()
+    _, application = onboard(service)
+    clock.advance(hours=48)
+    before = stored_state(service, application.id)
+    with pytest.raises(PermissionDeniedError):
+        service.escalate(application.id, actor=OTHER_SELLER)
+    assert before == stored_state(service, application.id)
+
+
+def test_reviewer_may_not_escalate() -> None:
+    """A reviewer decides the application; submitting the ticket is not a reviewer's job."""
+    service, clock = make_service()
+    _, application = onboard(service)
+    clock.advance(hours=48)
+    with pytest.raises(PermissionDeniedError):
+        service.escalate(application.id, actor=REVIEWER)
+
+
 def test_refused_command_changes_nothing_and_records_no_event() -> None:
     """A permission error leaves state and outbox as they were."""
     notifier = InMemoryNotifier()
@@ -175,6 +315,7 @@ def test_unknown_ids_raise_not_found() -> None:
         ("limit", lambda s: s.dispatch_pending("5")),
         ("limit", lambda s: s.dispatch_pending(0)),
         ("actor", lambda s: s.escalate_overdue(actor="system")),
+        ("application_id", lambda s: s.escalate(7, actor=OWNER)),
     ],
 )
 def test_wrong_types_at_the_service_boundary_are_validation_errors(
@@ -302,6 +443,62 @@ def test_eight_threads_racing_one_command_exactly_one_wins() -> None:
         thread.join()
     assert ["ConcurrencyConflictError"] * 7 + ["won"] == sorted(outcomes)
     assert 2 == service.repository.get(DeveloperApplication, application.id).version
+
+
+def race(repository: BarrierRepository, *calls: Callable[[], object]) -> list[str]:
+    """Run ``calls`` at once (their saves meet at the barrier); each one's outcome."""
+    outcomes: list[str] = []
+
+    def run(call: Callable[[], object]) -> None:
+        try:
+            outcomes.append(f"returned {call()}")
+        except OnboardingError as error:
+            outcomes.append(type(error).__name__)
+
+    repository.armed = True
+    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    repository.armed = False
+    return outcomes
+
+
+def test_owner_racing_itself_escalates_once_the_loser_gets_a_conflict() -> None:
+    """Two escalations by the owner at once: one ticket; the other is a conflict, then refused."""
+    repository = BarrierRepository(2)
+    notifier = InMemoryNotifier()
+    service, clock = make_service(repository=repository, notifier=notifier)
+    _, application = onboard(service)
+    clock.advance(hours=48)
+
+    def escalate() -> ApplicationStatus:
+        return service.escalate(application.id, actor=OWNER).status
+
+    outcomes = race(repository, escalate, escalate)
+    assert ["ConcurrencyConflictError", "returned escalated"] == sorted(outcomes)
+    with pytest.raises(TransitionNotAllowedError):
+        service.escalate(application.id, actor=OWNER)  # the retry, after a reload
+    assert 1 == [e.type for e in notifier.events].count("ReviewEscalated")
+
+
+def test_owner_racing_escalate_overdue_escalates_once() -> None:
+    """The owner and the scheduler at once: exactly one of them submits the one ticket."""
+    repository = BarrierRepository(2)
+    notifier = InMemoryNotifier()
+    service, clock = make_service(repository=repository, notifier=notifier)
+    _, application = onboard(service)
+    clock.advance(hours=48)
+    outcomes = race(
+        repository,
+        lambda: service.escalate(application.id, actor=OWNER).status,
+        lambda: len(service.escalate_overdue()),
+    )
+    owner_won = ["returned 0", "returned escalated"]
+    system_won = ["ConcurrencyConflictError", "returned 1"]
+    assert sorted(outcomes) in (owner_won, system_won)
+    assert 1 == [e.type for e in notifier.events].count("ReviewEscalated")
 
 
 def test_concurrent_duplicate_app_names_conflict() -> None:

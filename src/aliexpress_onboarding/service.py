@@ -337,6 +337,28 @@ class OnboardingService:
         self._changed(application, changed, events)
         return changed
 
+    def escalate(self, application_id: str, *, actor: Actor) -> DeveloperApplication:
+        """The applicant submits a ticket for its own overdue application (guide step 2.5).
+
+        The guide's "no e-mail within 2 days": the account's owner (or the system) escalates
+        one application under review once the service's ``review_policy`` deadline has passed,
+        with a fresh ticket id, exactly as `escalate_overdue` does for each overdue one. An
+        application is escalated once, whoever comes first.
+
+        Raises:
+            NotFoundError: no aggregate has that id.
+            PermissionDeniedError: ``actor`` is neither the application's owner nor the system.
+            TransitionNotAllowedError: the application is already escalated (by its owner or
+                the system) or decided.
+            RuleViolationError: ``not_overdue``: the review deadline has not passed yet.
+            ConcurrencyConflictError: the application changed since it was loaded (a
+                concurrent escalation or decision won); nothing was saved. Reloaded, it is
+                refused with `TransitionNotAllowedError`.
+            ValidationError: ``application_id`` is not text.
+        """
+        command = Escalate(self.credentials.new_ticket_id(), self.review_policy)
+        return self._handle_application(application_id, command, actor)
+
     def escalate_overdue(self, *, actor: Actor | None = None) -> list[DeveloperApplication]:
         """Escalate every overdue application once, submitting a ticket for each (step 2.5).
 

@@ -3,6 +3,10 @@
 submit --> under review --approve--> approved
                        --reject---> rejected (the account may apply again)
                        --escalate-> escalated (overdue: a ticket, once) --approve/reject--> ...
+
+The escalation is the guide's "no e-mail within 2 days: submit a ticket": the account's owner may
+escalate its own overdue application, the system any overdue one; whoever comes first submits
+the one ticket (escalated has no escalate edge).
 """
 
 from __future__ import annotations
@@ -271,7 +275,12 @@ def _policy(_: object, __: object, value: object) -> None:
 
 @attrs.frozen
 class Escalate:
-    """The system submits a ticket for an overdue review (guide step 2.5). Once only."""
+    """Submit a ticket for an overdue review (guide step 2.5). Once only.
+
+    The account's owner (for its own application) or the system may run it, never before the
+    policy's deadline (``not_overdue``). Once escalated, a second escalation, by either of them,
+    is a `TransitionNotAllowedError`.
+    """
 
     ticket_id: str = attrs.field(validator=text_field(128))
     policy: ReviewPolicy = attrs.field(factory=ReviewPolicy, validator=_policy)
@@ -300,7 +309,7 @@ APPLICATION_MACHINE: StateMachine[ApplicationStatus] = StateMachine(
         "submit_application": frozenset({Role.OWNER}),
         Approve.name: frozenset({Role.REVIEWER}),
         Reject.name: frozenset({Role.REVIEWER}),
-        Escalate.name: frozenset({Role.SYSTEM}),
+        Escalate.name: frozenset({Role.OWNER, Role.SYSTEM}),
     },
     edges=[
         (_OPEN, Approve.name, ApplicationStatus.APPROVED),
