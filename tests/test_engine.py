@@ -867,3 +867,14 @@ def test_submit_refuses_an_applicant_of_the_wrong_type() -> None:
             actor=OWNER,
             now=T0,
         )
+
+
+@pytest.mark.parametrize("decision", [Approve(), Reject("blurry licence")])
+def test_a_reviewer_may_not_decide_an_application_of_their_own_seller_id(
+    decision: Approve | Reject,
+) -> None:
+    """Separation of duties: a reviewer whose id is the applicant's is refused, nothing moves."""
+    application = submitted()
+    with pytest.raises(RuleViolationError) as caught:
+        application.handle(decision, Actor.reviewer(application.owner_id), T0)
+    assert ["own_application"] == [problem.code for problem in caught.value.problems]

@@ -81,6 +81,15 @@ NOT_OVERDUE = Problem(
     "not_overdue",
     "The review deadline has not passed: escalation submits a ticket only after it.",
 )
+OWN_APPLICATION = Problem(
+    "own_application",
+    "A reviewer may not decide an application of their own seller id (separation of duties).",
+)
+
+
+def _not_own(application: DeveloperApplication, actor: Actor) -> Sequence[Problem]:
+    """The reviewer must not be the applicant: nobody approves their own application."""
+    return (OWN_APPLICATION,) if actor.id == application.owner_id else ()
 
 
 @attrs.frozen
@@ -240,8 +249,8 @@ class Approve:
     def guard(
         self, application: DeveloperApplication, actor: Actor, now: datetime
     ) -> Sequence[Problem]:
-        """Nothing beyond state and actor."""
-        return ()
+        """The reviewer is not the applicant (separation of duties)."""
+        return _not_own(application, actor)
 
     def effect(self, application: DeveloperApplication, events: EventRecorder) -> Mapping[str, Any]:
         """Record the decision."""
@@ -259,8 +268,8 @@ class Reject:
     def guard(
         self, application: DeveloperApplication, actor: Actor, now: datetime
     ) -> Sequence[Problem]:
-        """Nothing beyond state and actor (the reason is checked on construction)."""
-        return ()
+        """The reviewer is not the applicant (the reason is checked on construction)."""
+        return _not_own(application, actor)
 
     def effect(self, application: DeveloperApplication, events: EventRecorder) -> Mapping[str, Any]:
         """Record the decision and its reason."""
