@@ -73,7 +73,7 @@ if TYPE_CHECKING:
     from .domain.machine import StateMachine
     from .domain.oauth import AuthorizationRequest, CallbackUrl, authorize_url, new_state
     from .domain.records import Timeline, to_records
-    from .domain.review import ReviewPolicy
+    from .domain.review import ReviewPolicy, WorkingCalendar
     from .domain.values import (
         AppKey,
         AppName,
@@ -250,6 +250,7 @@ _WHERE: dict[str, str] = {
     "TokenGrant": ".platform",
     "TransitionNotAllowedError": ".errors",
     "ValidationError": ".errors",
+    "WorkingCalendar": ".domain.review",
     "allowed_commands": ".engine",
     "authorize_url": ".domain.oauth",
     "check_eligibility": ".domain.eligibility",
@@ -376,6 +377,7 @@ __all__ = [
     "TokenGrant",
     "TransitionNotAllowedError",
     "ValidationError",
+    "WorkingCalendar",
     "allowed_commands",
     "authorize_url",
     "check_eligibility",
