@@ -1,6 +1,6 @@
 """A third-party repository adapter: the whole store in one JSON file, replaced atomically.
 
-This is what an adapter author writes: the eleven methods of the `Repository` port, using the
+This is what an adapter author writes: the thirteen methods of the `Repository` port, using the
 library's serialisation, and a test that subclasses `RepositoryContract` (see
 tests/test_examples.py). Fine for a notebook or a tiny tool; use SQLite for anything busier.
 
@@ -29,6 +29,7 @@ from aliexpress_onboarding import (
     NotFoundError,
     OutboxEntry,
 )
+from aliexpress_onboarding.ports import account_of_seller_key
 from aliexpress_onboarding.serialization import from_dict, to_dict
 
 A = TypeVar("A", DeveloperAccount, DeveloperApplication, App)
@@ -127,12 +128,23 @@ class JsonFileRepository:
         ]
         return sorted(found, key=lambda a: a.id)
 
+    def account_of_seller(self, seller_id: str) -> DeveloperAccount | None:
+        state = self._load()
+        row_key = state["keys"].get(account_of_seller_key(seller_id))
+        return None if row_key is None else from_dict(state["rows"][row_key], DeveloperAccount)
+
     def open_applications(self) -> list[DeveloperApplication]:
+        return self._applications_in(ApplicationStatus.UNDER_REVIEW)
+
+    def undecided_applications(self) -> list[DeveloperApplication]:
+        return self._applications_in(ApplicationStatus.UNDER_REVIEW, ApplicationStatus.ESCALATED)
+
+    def _applications_in(self, *statuses: ApplicationStatus) -> list[DeveloperApplication]:
         applications = [
             from_dict(row, DeveloperApplication)
             for key, row in self._load()["rows"].items()
             if key.startswith("application:")
-            and row["data"]["status"] == ApplicationStatus.UNDER_REVIEW.value
+            and row["data"]["status"] in {status.value for status in statuses}
         ]
         return sorted(applications, key=lambda a: a.id)
 
@@ -205,7 +217,8 @@ def main() -> None:
         service = OnboardingService(repository=JsonFileRepository(Path(folder) / "store.json"))
         seller = Actor.seller("cn1234567890")
         account = service.register_account(seller_id=seller.id, enterprise_id="e", actor=seller)
-        account = service.accept_agreement(account.id, "2021-03", actor=seller)
+        service.accept_agreement(account.id, "2021-03", actor=seller)
+        account = service.account_of_seller(seller.id, actor=seller)  # read back from the file
         print(f"{account.id} is {account.status} at version {account.version}")
 
 

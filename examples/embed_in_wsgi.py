@@ -1,9 +1,20 @@
 """Embed the onboarding in a web service: a small JSON API on the standard library's wsgiref.
 
     POST /accounts                       open, accept the agreement, fill in the profile: active
+    GET  /accounts/<id>                  the account with its applications and apps
+    GET  /sellers/<seller id>/account    a seller's account (find your account id)
+    POST /accounts/<id>/apps             create an app: the one response that shows its appSecret
+    GET  /apps/<id>                      the app, never its appSecret
+    GET  /apps/<id>/authorizations       the stores that authorize it (?limit=100&after=<store>)
     POST /applications                   apply (the licence file as a base64 JSON field)
     POST /applications/<id>/approve      a reviewer approves
-    GET  /applications/<id>              the application's status (its owner or a reviewer)
+    GET  /applications/<id>              the application's status
+    GET  /reviews                        a reviewer's queue: under review or escalated, oldest first
+    GET  /reviews/overdue                the part of it past the review deadline
+
+Every GET reads through the service's queries with the caller as the actor: a seller sees its
+own account, applications and apps, a reviewer everything. A seller asking for an id that is not
+its own gets the same 403 whether or not the id exists; a reviewer gets 404 for an unknown id.
 
 Errors map to HTTP codes with a JSON body ``{"error": <type>, "message": <text>}``: a
 `ValidationError` is 400, `PermissionDeniedError` 403, `NotFoundError` 404, and
@@ -24,14 +35,15 @@ import re
 import sys
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import parse_qs
 from wsgiref.simple_server import make_server
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from aliexpress_onboarding import (
     Actor,
-    ActorKind,
     Applicant,
     ConcurrencyConflictError,
+    DeveloperAccount,
     DeveloperApplication,
     DeveloperProfile,
     DocumentKind,
@@ -45,6 +57,7 @@ from aliexpress_onboarding import (
     TransitionNotAllowedError,
     ValidationError,
 )
+from aliexpress_onboarding.views import AppView
 
 logger = logging.getLogger("embed_in_wsgi")
 
@@ -117,6 +130,24 @@ def field(body: Json, name: str, kind: type = str) -> Any:
     return value
 
 
+def query_of(environ: WSGIEnvironment, name: str) -> str | None:
+    """An optional query string parameter; given twice is a 400."""
+    values = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True).get(name, [])
+    if len(values) > 1:
+        raise ValidationError(name, None, "must be given at most once")
+    return values[0] if values else None
+
+
+def limit_of(environ: WSGIEnvironment) -> int:
+    """The ``limit`` query parameter, 100 when absent; the service checks the range."""
+    text = query_of(environ, "limit")
+    if text is None:
+        return 100
+    if not (text.isascii() and text.isdigit() and len(text) <= 4):
+        raise ValidationError("limit", text, "must be a whole number from 1 to 1000")
+    return int(text)
+
+
 # -- the routes ---------------------------------------------------------------------------------
 
 
@@ -132,6 +163,31 @@ def application_view(service: OnboardingService, application: DeveloperApplicati
         "ticket_id": application.ticket_id,
         "reviewer_id": application.reviewer_id,
         "rejection_reason": application.rejection_reason,
+    }
+
+
+def account_view(account: DeveloperAccount) -> Json:
+    """What the API shows of a developer account (no profile details)."""
+    return {
+        "id": account.id,
+        "seller_id": account.owner_id,
+        "enterprise_id": account.enterprise_id,
+        "status": str(account.status),
+        "verified_store_count": account.verified_store_count,
+    }
+
+
+def app_view(app: AppView) -> Json:
+    """What the API shows of an app: an `AppView` has no appSecret to show."""
+    until = app.previous_secret_valid_until
+    return {
+        "id": app.id,
+        "account_id": app.account_id,
+        "name": str(app.name),
+        "app_key": str(app.app_key),
+        "developer_type": str(app.developer_type),
+        "status": str(app.status),
+        "previous_secret_valid_until": None if until is None else until.isoformat(),
     }
 
 
@@ -190,18 +246,85 @@ def approve(service: OnboardingService, environ: WSGIEnvironment, application_id
 
 def show(service: OnboardingService, environ: WSGIEnvironment, application_id: str) -> Response:
     """The application's status, for its owner or a reviewer."""
-    actor = actor_of(environ)
-    application = service.repository.get(DeveloperApplication, application_id)
-    if actor.kind is not ActorKind.REVIEWER and actor.id != application.owner_id:
-        raise PermissionDeniedError(actor, "view_application", "only its owner or a reviewer")
+    application = service.application(application_id, actor=actor_of(environ))
     return "200 OK", application_view(service, application)
+
+
+def show_account(service: OnboardingService, environ: WSGIEnvironment, account_id: str) -> Response:
+    """The account with its applications and apps, for its owner or a reviewer."""
+    actor = actor_of(environ)
+    account = service.account(account_id, actor=actor)
+    return "200 OK", {
+        **account_view(account),
+        "applications": [
+            application_view(service, application)
+            for application in service.account_applications(account_id, actor=actor)
+        ],
+        "apps": [app_view(app) for app in service.account_apps(account_id, actor=actor)],
+    }
+
+
+def seller_account(
+    service: OnboardingService, environ: WSGIEnvironment, seller_id: str
+) -> Response:
+    """The account of a seller: a seller finds its own account id here."""
+    return "200 OK", account_view(service.account_of_seller(seller_id, actor=actor_of(environ)))
+
+
+def create_app(service: OnboardingService, environ: WSGIEnvironment, account_id: str) -> Response:
+    """Create an app; its appSecret is in this response and no other."""
+    actor, body = actor_of(environ), body_of(environ)
+    app = service.create_app(
+        account_id, field(body, "developer_type"), field(body, "name"), actor=actor
+    )
+    return "201 Created", {**app_view(AppView.of(app)), "app_secret": app.secret.reveal()}
+
+
+def show_app(service: OnboardingService, environ: WSGIEnvironment, app_id: str) -> Response:
+    """The app, for its owner or a reviewer, without its appSecret."""
+    return "200 OK", app_view(service.app(app_id, actor=actor_of(environ)))
+
+
+def authorizations(service: OnboardingService, environ: WSGIEnvironment, app_id: str) -> Response:
+    """A page of the stores that authorize the app, by store id; ``next_after`` leads on."""
+    page = service.app_authorizations(
+        app_id, actor=actor_of(environ), limit=limit_of(environ), after=query_of(environ, "after")
+    )
+    items = [
+        {
+            "store_id": authorization.store.store_id,
+            "seller_id": authorization.store.seller_id,
+            "authorized_at": authorization.authorized_at.isoformat(),
+        }
+        for authorization in page.items
+    ]
+    return "200 OK", {"items": items, "next_after": page.next_after}
+
+
+def reviews(service: OnboardingService, environ: WSGIEnvironment) -> Response:
+    """A reviewer's queue: every application awaiting a decision, oldest first."""
+    pending = service.pending_reviews(actor=actor_of(environ))
+    return "200 OK", {"items": [application_view(service, a) for a in pending]}
+
+
+def overdue(service: OnboardingService, environ: WSGIEnvironment) -> Response:
+    """The applications awaiting a decision past the review deadline, oldest first."""
+    late = service.overdue_applications(actor=actor_of(environ))
+    return "200 OK", {"items": [application_view(service, a) for a in late]}
 
 
 ROUTES: tuple[tuple[str, re.Pattern[str], Callable[..., Response]], ...] = (
     ("POST", re.compile(r"/accounts"), open_account),
+    ("GET", re.compile(r"/accounts/(?P<account_id>[^/]+)"), show_account),
+    ("GET", re.compile(r"/sellers/(?P<seller_id>[^/]+)/account"), seller_account),
+    ("POST", re.compile(r"/accounts/(?P<account_id>[^/]+)/apps"), create_app),
+    ("GET", re.compile(r"/apps/(?P<app_id>[^/]+)"), show_app),
+    ("GET", re.compile(r"/apps/(?P<app_id>[^/]+)/authorizations"), authorizations),
     ("POST", re.compile(r"/applications"), apply),
     ("POST", re.compile(r"/applications/(?P<application_id>[^/]+)/approve"), approve),
     ("GET", re.compile(r"/applications/(?P<application_id>[^/]+)"), show),
+    ("GET", re.compile(r"/reviews"), reviews),
+    ("GET", re.compile(r"/reviews/overdue"), overdue),
 )
 
 

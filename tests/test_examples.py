@@ -19,7 +19,7 @@ from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import pytest
 
-from aliexpress_onboarding import OnboardingService
+from aliexpress_onboarding import Actor, OnboardingService, Store
 from aliexpress_onboarding.ports import Repository
 from aliexpress_onboarding.testing import RepositoryContract
 
@@ -68,6 +68,10 @@ class TestJsonFileRepositoryExample(RepositoryContract):
     def repository(self, tmp_path: Path) -> Repository:
         module = _load_example("custom_repository")
         return module.JsonFileRepository(tmp_path / "store.json")  # type: ignore[no-any-return]
+
+    @pytest.fixture
+    def second_repository(self, repository: Any) -> Repository:
+        return type(repository)(repository.path)  # type: ignore[no-any-return]  # the same file
 
 
 def test_eligibility_batch_example_prints_a_table_and_the_refused_rows() -> None:
@@ -133,9 +137,15 @@ def _serving(service: OnboardingService) -> Iterator[str]:
 
 
 @pytest.fixture
-def api() -> Iterator[str]:
-    """The example's API serving an in-memory service."""
-    with _serving(OnboardingService()) as url:
+def service() -> OnboardingService:
+    """The in-memory service behind ``api``, for what the API has no route for."""
+    return OnboardingService()
+
+
+@pytest.fixture
+def api(service: OnboardingService) -> Iterator[str]:
+    """The example's API serving ``service``."""
+    with _serving(service) as url:
         yield url
 
 
@@ -157,7 +167,7 @@ def _call(
             return error.code, json.loads(error.read())
 
 
-def _active_account(api: str) -> str:
+def _active_account(api: str, actor: str = _SELLER, **changes: object) -> str:
     status, account = _call(
         f"{api}/accounts",
         "POST",
@@ -166,7 +176,9 @@ def _active_account(api: str) -> str:
             "agreement_version": "2021-03",
             "contact_name": "Wei Zhang",
             "email": "dev@sunrise.example.com",
+            **changes,
         },
+        actor,
     )
     assert (201, "active") == (status, account["status"])
     return str(account["id"])
@@ -219,10 +231,12 @@ def test_wsgi_example_answers_a_seller_approving_with_403(api: str) -> None:
     assert (403, "PermissionDeniedError") == (status, body["error"])
 
 
-def test_wsgi_example_answers_an_unknown_application_with_404(api: str) -> None:
+def test_wsgi_example_answers_a_reviewer_asking_for_an_unknown_application_with_404(
+    api: str,
+) -> None:
     """An id that names no application is a 404 naming the id."""
     assert (404, {"error": "NotFoundError", "message": "no application with id 'appl-nope'"}) == (
-        _call(f"{api}/applications/appl-nope")
+        _call(f"{api}/applications/appl-nope", actor=_REVIEWER)
     )
 
 
@@ -252,3 +266,120 @@ def test_wsgi_example_hides_what_an_unexpected_failure_says() -> None:
     with _serving(BrokenService()) as url:
         answer = _call(f"{url}/applications/appl-1/approve", "POST", {}, _REVIEWER)
     assert (500, {"error": "InternalError", "message": "internal error"}) == answer
+
+
+# -- the WSGI example's reads, through the service's queries ------------------------------------
+
+_OTHER_SELLER = "seller:cn999"
+
+
+def _approved_app(api: str, **account: object) -> tuple[str, dict[str, Any]]:
+    """An active account with an approved Self application and an app: the id and the app."""
+    account_id = _active_account(api, **account)
+    application = _call(f"{api}/applications", "POST", _application(account_id))[1]
+    _call(f"{api}/applications/{application['id']}/approve", "POST", {}, _REVIEWER)
+    status, app = _call(
+        f"{api}/accounts/{account_id}/apps", "POST", {"developer_type": "self", "name": "sync"}
+    )
+    assert 201 == status
+    return account_id, app
+
+
+def test_wsgi_example_shows_the_owner_its_account_applications_and_apps(api: str) -> None:
+    """GET /accounts/<id>: the account, its approved application and its app."""
+    account_id, app = _approved_app(api)
+    status, shown = _call(f"{api}/accounts/{account_id}")
+    assert (200, "active", ["approved"], [app["id"]]) == (
+        status,
+        shown["status"],
+        [a["status"] for a in shown["applications"]],
+        [a["id"] for a in shown["apps"]],
+    )
+
+
+def test_wsgi_example_shows_the_app_secret_once_and_never_on_a_read(api: str) -> None:
+    """The create response carries the appSecret; no GET of the app or account shows it."""
+    account_id, app = _approved_app(api)
+    secret = app.pop("app_secret")
+    reads = [
+        _call(f"{api}/apps/{app['id']}"),
+        _call(f"{api}/apps/{app['id']}", actor=_REVIEWER),
+        _call(f"{api}/accounts/{account_id}"),
+    ]
+    assert ([200, 200, 200], app, []) == (
+        [status for status, _ in reads],
+        reads[0][1],
+        [body for _, body in reads if secret in json.dumps(body) or "app_secret" in body],
+    )
+
+
+def test_wsgi_example_finds_a_sellers_account(api: str) -> None:
+    """GET /sellers/<seller id>/account gives the seller (or a reviewer) its account id."""
+    account_id = _active_account(api)
+    url = f"{api}/sellers/cn1234567890/account"
+    assert [(200, account_id)] * 2 == [
+        (status, body.get("id")) for status, body in (_call(url), _call(url, actor=_REVIEWER))
+    ]
+
+
+def test_wsgi_example_pages_an_apps_store_authorizations(
+    api: str, service: OnboardingService
+) -> None:
+    """GET /apps/<id>/authorizations?limit=2: two stores, then the last, by store id."""
+    _, app = _approved_app(api, verified_store_count=3)
+    seller = Actor.seller("cn1234567890")
+    for store_id in ("store-c", "store-a", "store-b"):
+        service.authorize_store(app["id"], Store(store_id, seller.id, "ent-sunrise"), actor=seller)
+    url = f"{api}/apps/{app['id']}/authorizations?limit=2"
+    first = _call(url)
+    second = _call(f"{url}&after={first[1]['next_after']}")
+    assert [(200, ["store-a", "store-b"], "store-b"), (200, ["store-c"], None)] == [
+        (status, [item["store_id"] for item in body["items"]], body["next_after"])
+        for status, body in (first, second)
+    ]
+
+
+@pytest.mark.parametrize("query", ["limit=0", "limit=ten", "limit=1001", "limit=1&limit=2"])
+def test_wsgi_example_answers_a_bad_page_size_with_400(api: str, query: str) -> None:
+    """A page size that is not 1 to 1000, or given twice, is a 400 naming ``limit``."""
+    _, app = _approved_app(api)
+    status, body = _call(f"{api}/apps/{app['id']}/authorizations?{query}")
+    assert (400, "ValidationError", "limit") == (
+        status,
+        body["error"],
+        body["message"].partition(":")[0],
+    )
+
+
+def test_wsgi_example_answers_a_foreign_seller_with_the_same_403_as_an_unknown_id(
+    api: str,
+) -> None:
+    """Another seller is refused every read of the account, and cannot tell real ids from none."""
+    account_id, app = _approved_app(api)
+    application_id = _call(f"{api}/accounts/{account_id}")[1]["applications"][0]["id"]
+    paths = [
+        ("accounts", account_id),
+        ("applications", application_id),
+        ("apps", app["id"]),
+        ("apps", f"{app['id']}/authorizations"),
+    ]
+    foreign = [_call(f"{api}/{kind}/{path}", actor=_OTHER_SELLER) for kind, path in paths]
+    unknown = [
+        _call(f"{api}/{kind}/{path.replace(path.partition('/')[0], 'nope')}", actor=_OTHER_SELLER)
+        for kind, path in paths
+    ]
+    assert ([403] * 4, foreign) == ([status for status, _ in foreign], unknown)
+
+
+def test_wsgi_example_shows_reviewers_their_queue_and_refuses_sellers(api: str) -> None:
+    """GET /reviews lists what awaits a decision; not yet overdue; a seller gets 403."""
+    account_id = _active_account(api)
+    application = _call(f"{api}/applications", "POST", _application(account_id))[1]
+    pending = _call(f"{api}/reviews", actor=_REVIEWER)
+    overdue = _call(f"{api}/reviews/overdue", actor=_REVIEWER)
+    refused = _call(f"{api}/reviews")
+    assert ((200, [application["id"]]), (200, []), (403, "PermissionDeniedError")) == (
+        (pending[0], [a["id"] for a in pending[1]["items"]]),
+        (overdue[0], overdue[1]["items"]),
+        (refused[0], refused[1]["error"]),
+    )

@@ -92,6 +92,10 @@ class TestPostgresRepository(RepositoryContract):
     def repository(self, open_repository: RepositoryFactory) -> Repository:
         return open_repository()
 
+    @pytest.fixture
+    def second_repository(self, open_repository: RepositoryFactory) -> Repository:
+        return open_repository()  # the same schema
+
 
 def test_second_repository_on_the_same_database_sees_the_data(
     open_repository: RepositoryFactory,

@@ -203,6 +203,18 @@ def test_expected_type_is_enforced() -> None:
         from_json(to_json(sample_account()[0]), App)
 
 
+def test_a_base_class_as_expected_type_accepts_its_subclasses() -> None:
+    """from_dict(document, Event) reads any event, as its own class."""
+    _, timeline = sample_account()
+    assert timeline == [from_dict(to_dict(event), Event) for event in timeline]
+
+
+def test_a_base_class_as_expected_type_refuses_other_types() -> None:
+    """An account document is not an Event."""
+    with pytest.raises(InvalidRecordError, match="expected Event, got DeveloperAccount"):
+        from_dict(to_dict(sample_account()[0]), Event)
+
+
 def test_events_are_tagged_by_type() -> None:
     """Events come back as their own class from the 'type' tag."""
     _, timeline = sample_account()

@@ -32,6 +32,10 @@ class TestSQLiteRepository(RepositoryContract):
     def repository(self, tmp_path: Path) -> Repository:
         return SQLiteRepository(tmp_path / "onboarding.db", keyring=KEYRING)
 
+    @pytest.fixture
+    def second_repository(self, repository: SQLiteRepository) -> Repository:
+        return SQLiteRepository(repository.path, keyring=KEYRING)
+
 
 def test_state_survives_reopening_the_file(tmp_path: Path) -> None:
     """A second repository on the same file sees what the first stored."""

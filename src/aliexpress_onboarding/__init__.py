@@ -132,6 +132,7 @@ if TYPE_CHECKING:
     from .ports import Clock, CredentialIssuer, Notifier, OutboxEntry, PlatformClient, Repository
     from .service import OnboardingService
     from .signing import sign_request, signed_params, string_to_sign
+    from .views import AppView, Page
 
     __version__ = "0.1.0"
 
@@ -157,6 +158,7 @@ _WHERE: dict[str, str] = {
     "AppSecret": ".domain.values",
     "AppStatus": ".domain.app",
     "AppSuspended": ".domain.events",
+    "AppView": ".views",
     "Applicant": ".domain.eligibility",
     "ApplicationApproved": ".domain.events",
     "ApplicationRejected": ".domain.events",
@@ -213,6 +215,7 @@ _WHERE: dict[str, str] = {
     "OnboardingError": ".errors",
     "OnboardingService": ".service",
     "OutboxEntry": ".ports",
+    "Page": ".views",
     "PermissionDeniedError": ".errors",
     "PlatformClient": ".ports",
     "PlatformError": ".errors",
@@ -284,6 +287,7 @@ __all__ = [
     "AppSecret",
     "AppStatus",
     "AppSuspended",
+    "AppView",
     "Applicant",
     "ApplicationApproved",
     "ApplicationRejected",
@@ -340,6 +344,7 @@ __all__ = [
     "OnboardingError",
     "OnboardingService",
     "OutboxEntry",
+    "Page",
     "PermissionDeniedError",
     "PlatformClient",
     "PlatformError",

@@ -28,6 +28,7 @@ __all__ = [
     "OutboxEntry",
     "PlatformClient",
     "Repository",
+    "account_of_seller_key",
 ]
 
 AggregateRoot = DeveloperAccount | DeveloperApplication | App
@@ -41,6 +42,14 @@ KIND_NAMES: Final[dict[type[AggregateRoot], str]] = {
     App: "app",
 }
 """The name each aggregate kind is stored and reported under (``NotFoundError.kind``)."""
+
+
+def account_of_seller_key(seller_id: str) -> str:
+    """The unique key the developer account of ``seller_id`` holds (see `Repository`).
+
+    An adapter that keeps `unique_keys` finds the account of a seller by this key.
+    """
+    return f"account-of-seller:{seller_id}"
 
 
 @attrs.frozen
@@ -78,6 +87,8 @@ class Repository(Protocol):
       "unique app names" hold across processes).
     - `get` returns the stored aggregate or raises `NotFoundError`; returned values are
       immutable, so callers cannot change what is stored.
+    - `account_of_seller` finds a seller's account by its unique key, `undecided_applications`
+      and `open_applications` by status: look-ups, never scans of the whole store.
     - The outbox hands out pending events in the order they were stored; `due_events` only
       those due, holding back the later events of an aggregate whose delivery failed.
     """
@@ -100,8 +111,20 @@ class Repository(Protocol):
         """The applications or apps of one account, in id order."""
         ...
 
+    def account_of_seller(self, seller_id: str) -> DeveloperAccount | None:
+        """The developer account the seller ``seller_id`` owns, or ``None`` if it has none.
+
+        The account holds the unique key `account_of_seller_key` names; an adapter finds it
+        by that key (one look-up, never a scan).
+        """
+        ...
+
     def open_applications(self) -> list[DeveloperApplication]:
         """Every application under review (not escalated, not decided), in id order."""
+        ...
+
+    def undecided_applications(self) -> list[DeveloperApplication]:
+        """Every application awaiting a decision (under review or escalated), in id order."""
         ...
 
     def events(self, aggregate_id: str | None = None) -> list[Event]:

@@ -299,7 +299,8 @@ def from_dict(document: object, expected: type[T] | None = None) -> T:
 
     Args:
         document: the document.
-        expected: the class the caller wants; another type is refused.
+        expected: the class the caller wants, or a base class of it (`Event` takes every
+            event); a document of any other type is refused.
 
     Raises:
         InvalidRecordError: listing every problem with its path, e.g.
@@ -324,7 +325,7 @@ def from_dict(document: object, expected: type[T] | None = None) -> T:
     target = _document_types().get(name) if type(name) is str else None
     if target is None:
         problems.append(f"$.type: unknown type {safe_repr(name)}")
-    elif expected is not None and target is not expected:
+    elif expected is not None and not issubclass(target, expected):
         problems.append(f"$.type: expected {expected.__name__}, got {name}")
     if "data" not in document:
         problems.append("$.data: required field missing")

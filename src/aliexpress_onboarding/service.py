@@ -23,17 +23,32 @@ from .adapters.memory import (
     SystemClock,
 )
 from .domain.account import AcceptAgreement, DeveloperAccount, DeveloperProfile, SubmitProfile
-from .domain.actors import Actor
-from .domain.app import App, AuthorizeStore, ResetSecret, Resume, RevokeStore, Store, Suspend
+from .domain.actors import Actor, ActorKind, Role
+from .domain.app import (
+    App,
+    AuthorizeStore,
+    ResetSecret,
+    Resume,
+    RevokeStore,
+    Store,
+    StoreAuthorization,
+    Suspend,
+)
 from .domain.application import Approve, DeveloperApplication, Escalate, Reject
 from .domain.eligibility import Applicant
 from .domain.events import Event
 from .domain.records import Timeline
 from .domain.review import ReviewPolicy
 from .domain.values import AppName, DeveloperType, LicenseDocument, check_text
-from .errors import ConcurrencyConflictError, ValidationError
+from .errors import (
+    ConcurrencyConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    ValidationError,
+)
 from .outbox import RETRY_DELAY_LIMIT, DispatchReport, InlineDispatcher, dispatch_due
-from .ports import AggregateRoot, Clock, CredentialIssuer, Notifier, Repository
+from .ports import KIND_NAMES, AggregateRoot, Clock, CredentialIssuer, Notifier, Repository
+from .views import MAX_PAGE_SIZE, AppView, Page, page_of
 
 if TYPE_CHECKING:
     from .sealing import Keyring
@@ -84,6 +99,9 @@ def open_repository(
 _CREATE_APP_TRIES: Final = 5
 """How many fresh appKeys `create_app` tries before it gives up on conflicts."""
 
+_READERS: Final = frozenset({Role.OWNER, Role.REVIEWER, Role.SYSTEM})
+"""Who may read an account, an application or an app: its owner, any reviewer, the system."""
+
 _INLINE_LIMIT: Final = 100
 """The most events one command's dispatch attempts: a backlog is for `dispatch_pending`."""
 
@@ -103,6 +121,31 @@ def _check_deadline(_: object, attribute: attrs.Attribute[Any], value: object) -
 def _check_bool(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if type(value) is not bool:
         raise ValidationError(attribute.name, value, "must be True or False")
+
+
+def _check_actor(actor: object) -> Actor:
+    if not isinstance(actor, Actor):
+        raise ValidationError("actor", actor, "must be an Actor")
+    return actor
+
+
+def _check_queue_reader(actor: object, command: str) -> None:
+    """The review queues hold every seller's applications: for reviewers and the system."""
+    if _check_actor(actor).kind is ActorKind.SELLER:
+        raise PermissionDeniedError(actor, command, "only a reviewer or the system")
+
+
+def _oldest_first(applications: list[DeveloperApplication]) -> list[DeveloperApplication]:
+    return sorted(applications, key=lambda a: (a.submitted_at, a.id))
+
+
+def _store_id(authorization: StoreAuthorization) -> str:
+    return authorization.store.store_id
+
+
+def _not_readable(actor: Actor, kind: type[AggregateRoot]) -> PermissionDeniedError:
+    name = KIND_NAMES[kind]
+    return PermissionDeniedError(actor, f"read_{name}", "only its owner, a reviewer or the system")
 
 
 @attrs.define
@@ -512,6 +555,157 @@ class OnboardingService:
         if aggregate_id is not None:
             check_text("aggregate_id", aggregate_id, max_length=128)
         return Timeline(self.repository.events(aggregate_id))
+
+    # ------------------------------------------------------------------ reading
+
+    def account(self, account_id: str, *, actor: Actor) -> DeveloperAccount:
+        """The developer account ``account_id``, for its owner, a reviewer or the system.
+
+        Raises:
+            NotFoundError: no account has that id (told to a reviewer or the system).
+            PermissionDeniedError: ``actor`` is another seller; or a seller, and no account
+                has that id (the same error: a seller learns nothing of others' accounts).
+            ValidationError: ``account_id`` is not text, or ``actor`` is not an `Actor`.
+        """
+        return self._readable(DeveloperAccount, account_id, "account_id", actor)
+
+    def account_of_seller(self, seller_id: str, *, actor: Actor) -> DeveloperAccount:
+        """The developer account of the seller ``seller_id``, for it, a reviewer or the system.
+
+        Raises:
+            NotFoundError: the seller has no developer account.
+            PermissionDeniedError: ``actor`` is another seller (refused before any look-up).
+            ValidationError: ``seller_id`` is not text, or ``actor`` is not an `Actor`.
+        """
+        reader = _check_actor(actor)
+        check_text("seller_id", seller_id, max_length=128)
+        if not reader.may(_READERS, seller_id):
+            raise _not_readable(reader, DeveloperAccount)
+        account = self.repository.account_of_seller(seller_id)
+        if account is None:
+            raise NotFoundError("account of seller", seller_id)
+        return account
+
+    def account_applications(self, account_id: str, *, actor: Actor) -> list[DeveloperApplication]:
+        """The applications of the account ``account_id``, oldest first.
+
+        Raises:
+            NotFoundError: no account has that id (told to a reviewer or the system).
+            PermissionDeniedError: as for `account`.
+            ValidationError: ``account_id`` is not text, or ``actor`` is not an `Actor`.
+        """
+        account = self._readable(DeveloperAccount, account_id, "account_id", actor)
+        return _oldest_first(self.repository.list_by_account(DeveloperApplication, account.id))
+
+    def account_apps(self, account_id: str, *, actor: Actor) -> list[AppView]:
+        """The apps of the account ``account_id``, oldest first, without their appSecrets.
+
+        Raises:
+            NotFoundError: no account has that id (told to a reviewer or the system).
+            PermissionDeniedError: as for `account`.
+            ValidationError: ``account_id`` is not text, or ``actor`` is not an `Actor`.
+        """
+        account = self._readable(DeveloperAccount, account_id, "account_id", actor)
+        apps = self.repository.list_by_account(App, account.id)
+        return [AppView.of(app) for app in sorted(apps, key=lambda a: (a.created_at, a.id))]
+
+    def application(self, application_id: str, *, actor: Actor) -> DeveloperApplication:
+        """The application ``application_id``, for its owner, a reviewer or the system.
+
+        Raises:
+            NotFoundError: no application has that id (told to a reviewer or the system).
+            PermissionDeniedError: ``actor`` is another seller; or a seller, and no
+                application has that id (the same error).
+            ValidationError: ``application_id`` is not text, or ``actor`` is not an `Actor`.
+        """
+        return self._readable(DeveloperApplication, application_id, "application_id", actor)
+
+    def app(self, app_id: str, *, actor: Actor) -> AppView:
+        """The app ``app_id`` without its appSecret, for its owner, a reviewer or the system.
+
+        Raises:
+            NotFoundError: no app has that id (told to a reviewer or the system).
+            PermissionDeniedError: ``actor`` is another seller; or a seller, and no app has
+                that id (the same error).
+            ValidationError: ``app_id`` is not text, or ``actor`` is not an `Actor`.
+        """
+        return AppView.of(self._readable(App, app_id, "app_id", actor))
+
+    def app_authorizations(
+        self, app_id: str, *, actor: Actor, limit: int = 100, after: str | None = None
+    ) -> Page[StoreAuthorization]:
+        """One page of the stores that authorize the app ``app_id``, in store id order.
+
+        Start without ``after``; pass each page's ``next_after`` as ``after`` for the next,
+        until it is ``None``. Each store that authorizes the app all along comes exactly once.
+
+        Args:
+            app_id: the app.
+            actor: the app's owner, a reviewer or the system.
+            limit: the most authorizations on the page, from 1 to 1000.
+            after: the store id the page starts after (a page's ``next_after``).
+
+        Raises:
+            NotFoundError: no app has that id (told to a reviewer or the system).
+            PermissionDeniedError: as for `app`.
+            ValidationError: ``limit`` out of range; ``app_id`` or ``after`` not text;
+                ``actor`` not an `Actor`.
+        """
+        if type(limit) is not int or not 1 <= limit <= MAX_PAGE_SIZE:
+            raise ValidationError(
+                "limit", limit, f"must be a whole number from 1 to {MAX_PAGE_SIZE}"
+            )
+        if after is not None:
+            check_text("after", after, max_length=128)
+        app = self._readable(App, app_id, "app_id", actor)
+        return page_of(app.authorizations, _store_id, limit=limit, after=after)
+
+    def pending_reviews(self, *, actor: Actor) -> list[DeveloperApplication]:
+        """Every application awaiting a reviewer's decision (under review or escalated).
+
+        Oldest submission first: the front of the queue is the nearest deadline.
+
+        Raises:
+            PermissionDeniedError: ``actor`` is a seller (only reviewers and the system).
+            ValidationError: ``actor`` is not an `Actor`.
+        """
+        _check_queue_reader(actor, "read_pending_reviews")
+        return _oldest_first(self.repository.undecided_applications())
+
+    def overdue_applications(self, *, actor: Actor) -> list[DeveloperApplication]:
+        """The pending reviews whose ``review_policy`` deadline has passed, oldest first.
+
+        Escalated ones included (their ticket does not decide them); those still under
+        review are what `escalate_overdue` would escalate now.
+
+        Raises:
+            PermissionDeniedError: ``actor`` is a seller (only reviewers and the system).
+            ValidationError: ``actor`` is not an `Actor`.
+        """
+        _check_queue_reader(actor, "read_overdue_applications")
+        now = self.clock.now()
+        return [
+            application
+            for application in _oldest_first(self.repository.undecided_applications())
+            if self.review_policy.is_overdue(application.submitted_at, now)
+        ]
+
+    def _readable(self, kind: type[A], aggregate_id: object, field: str, actor: object) -> A:
+        """The stored aggregate, if ``actor`` may read it.
+
+        A seller gets the one `PermissionDeniedError` whether the id names another seller's
+        aggregate or nothing at all: which ids exist is not its business.
+        """
+        reader = _check_actor(actor)
+        try:
+            aggregate: A | None = self._load(kind, aggregate_id, field)
+        except NotFoundError:
+            if reader.kind is not ActorKind.SELLER:
+                raise
+            aggregate = None  # refused below, outside this handler: no NotFoundError chained
+        if aggregate is None or not reader.may(_READERS, aggregate.owner_id):
+            raise _not_readable(reader, kind)
+        return aggregate
 
     # ------------------------------------------------------------------ outbox
 

@@ -1,6 +1,7 @@
-"""Contract test-suites for adapter authors (they need pytest).
+"""Contract test-suites for adapter authors.
 
-Subclass a contract in your adapter's tests and provide the fixture it asks for::
+They need pytest: install the ``testing`` extra (``pip install 'aliexpress-onboarding[testing]'``).
+Subclass a contract in your adapter's tests and provide the fixtures it asks for::
 
     from aliexpress_onboarding.testing import RepositoryContract
 
@@ -9,7 +10,13 @@ Subclass a contract in your adapter's tests and provide the fixture it asks for:
         def repository(self, tmp_path):
             return MyRepository(tmp_path / "db")
 
-Every test of the contract then runs against your adapter. Our own adapters pass the same suites.
+        @pytest.fixture
+        def second_repository(self, repository):
+            return MyRepository(repository.path)  # a second instance on the same store
+
+Every test of the contract then runs against your adapter, some from several threads at once.
+Without ``second_repository`` the tests of two instances on one store are skipped (an in-process
+store cannot be opened twice). Our own adapters pass the same suites.
 `PlatformSimulator` is a local AliExpress Open Platform on 127.0.0.1 (authorization page, token
 APIs, one business API) for testing what calls the platform.
 The ``sample_*`` builders (from the pytest-free `aliexpress_onboarding.samples`) make valid
@@ -18,7 +25,10 @@ aggregates for your own tests too.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Sequence
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import attrs
@@ -28,11 +38,9 @@ from ._simulator import DEFAULT_LIFETIMES, PlatformSimulator, TokenLifetimes
 from .domain.account import DeveloperAccount
 from .domain.actors import Actor
 from .domain.app import App
-from .domain.application import Approve, DeveloperApplication, Reject
+from .domain.application import Approve, DeveloperApplication, Escalate, Reject
 from .domain.events import Event
-from .domain.values import (
-    DeveloperType,
-)
+from .domain.values import AppKey, DeveloperType
 from .errors import AlreadyExistsError, ConcurrencyConflictError, NotFoundError
 from .ports import Notifier, Repository
 from .samples import T0, sample_account, sample_app, sample_application
@@ -50,6 +58,8 @@ __all__ = [
 
 
 HOUR = timedelta(hours=1)
+_RACERS = 8
+_PATIENCE = 60.0  # seconds a racing thread may take before the race counts as hung
 
 
 def _approved(account: DeveloperAccount) -> DeveloperApplication:
@@ -58,13 +68,58 @@ def _approved(account: DeveloperAccount) -> DeveloperApplication:
     return approved
 
 
+def _race(calls: Sequence[Callable[[], object]]) -> list[str]:
+    """Run ``calls`` at once, one thread each: ``"ok"``, ``"conflict"`` or what else each did.
+
+    A `ConcurrencyConflictError` (an `AlreadyExistsError` too) is a ``"conflict"``.
+    """
+    start = threading.Barrier(len(calls))
+    outcomes = [f"still running after {_PATIENCE:.0f} s"] * len(calls)
+
+    def run(index: int, call: Callable[[], object]) -> None:
+        start.wait()
+        try:
+            call()
+        except ConcurrencyConflictError:
+            outcomes[index] = "conflict"
+        except Exception as error:
+            outcomes[index] = f"{type(error).__name__}: {error}"
+        else:
+            outcomes[index] = "ok"
+
+    threads = [
+        threading.Thread(target=run, args=(index, call), daemon=True)
+        for index, call in enumerate(calls)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(_PATIENCE)
+    return outcomes
+
+
 class RepositoryContract:
-    """The behaviour every `Repository` adapter must have. Override the ``repository`` fixture."""
+    """The behaviour every `Repository` adapter must have.
+
+    Override the ``repository`` fixture, and ``second_repository`` if your store can be opened
+    twice (a file, a database).
+    """
 
     @pytest.fixture
     def repository(self) -> Repository:
         """The repository under test, empty. Adapters override this fixture."""
         raise NotImplementedError("override the 'repository' fixture")
+
+    @pytest.fixture
+    def second_repository(self, repository: Repository) -> Repository:
+        """A second instance on the store ``repository`` opened. Adapters override this fixture.
+
+        By default the tests that need it are skipped.
+        """
+        pytest.skip(
+            "no 'second_repository' fixture: an in-process store cannot be opened twice; a store"
+            " that can (a file, a database) overrides it with a second instance on the same store"
+        )
 
     # ------------------------------------------------------------------ aggregates
 
@@ -211,6 +266,78 @@ class RepositoryContract:
         other, _ = sample_account("acc-2", "seller-2")
         repository.add(sample_app(other, _approved(other), "app-3", app_key="1003")[0], [])
 
+    def _add_refused(self, repository: Repository) -> tuple[App, list[Event]]:
+        """Store app-1, then have app-2 refused for app-1's name.
+
+        Returns app-3, the rightful holder of the refused one's appKey, and its events.
+        """
+        account, _ = sample_account()
+        approved = _approved(account)
+        first, timeline = sample_app(account, approved, "app-1", app_key="1001")
+        repository.add(first, timeline)
+        clash, events = sample_app(account, approved, "app-2", app_key="1002")
+        with pytest.raises(ConcurrencyConflictError):
+            repository.add(clash, events)
+        return sample_app(account, approved, "app-3", "sunrise_push", app_key="1002")
+
+    def test_a_refused_add_stores_no_row_and_no_event(self, repository: Repository) -> None:
+        """Nothing of an add refused for a taken key is stored: neither the row nor its events."""
+        self._add_refused(repository)
+        with pytest.raises(NotFoundError):
+            repository.get(App, "app-2")
+        assert (
+            repository.events("app-2"),
+            [e for e in repository.pending_events() if e.event.aggregate_id == "app-2"],
+        ) == ([], [])
+
+    def test_a_refused_add_claims_none_of_its_keys(self, repository: Repository) -> None:
+        """After an add refused for a taken key, its other keys are free for their holders."""
+        rightful, events = self._add_refused(repository)
+        try:
+            repository.add(rightful, events)
+        except ConcurrencyConflictError as error:
+            pytest.fail(f"the refused add of app-2 kept a key: {error!r}")
+        assert rightful == repository.get(App, "app-3")
+
+    def _save_refused(self, repository: Repository) -> tuple[App, App, list[Event]]:
+        """Store app-1 and app-2, then have app-2 refused a rename to app-1's name.
+
+        Returns app-1, app-2 and app-2's events, as stored before the refused save.
+        """
+        account, _ = sample_account()
+        approved = _approved(account)
+        first, _ = sample_app(account, approved, "app-1", app_key="1001")
+        second, timeline = sample_app(account, approved, "app-2", "sunrise_push", app_key="1002")
+        repository.add(first, [])
+        repository.add(second, timeline)
+        renamed = attrs.evolve(second, name=first.name, version=second.version + 1)
+        renaming = attrs.evolve(timeline[-1], event_id="app-2:renamed", version=renamed.version)
+        with pytest.raises(ConcurrencyConflictError):
+            repository.save(renamed, [renaming], expected_version=second.version)
+        return first, second, timeline
+
+    def test_a_refused_save_keeps_the_stored_version_and_writes_no_event(
+        self, repository: Repository
+    ) -> None:
+        """A save refused for a taken key leaves the stored aggregate and its events unchanged."""
+        _, second, timeline = self._save_refused(repository)
+        assert (second, timeline, timeline) == (
+            repository.get(App, "app-2"),
+            repository.events("app-2"),
+            [e.event for e in repository.pending_events() if e.event.aggregate_id == "app-2"],
+        )
+
+    def test_a_refused_save_moves_no_key(self, repository: Repository) -> None:
+        """After a save refused for a taken key, each app still holds its own name, and only it."""
+        first, second, _ = self._save_refused(repository)
+        repository.save(
+            attrs.evolve(first, version=first.version + 1), [], expected_version=first.version
+        )
+        with pytest.raises(ConcurrencyConflictError):
+            repository.add(
+                attrs.evolve(first, id="app-3", name=second.name, app_key=AppKey("1003")), []
+            )
+
     # ------------------------------------------------------------------ look-ups
 
     def test_list_by_account_returns_that_accounts_aggregates_in_id_order(
@@ -228,15 +355,49 @@ class RepositoryContract:
         ]
 
     def test_open_applications_are_those_under_review(self, repository: Repository) -> None:
-        """Decided and escalated applications are not listed."""
-        account, _ = sample_account()
-        other, _ = sample_account("acc-2", "seller-2")
-        first, _ = sample_application(account, "appl-1")
-        repository.add(first, [])
-        repository.add(sample_application(other, "appl-2")[0], [])
-        approved, events = first.handle(Approve(), Actor.reviewer("r"), T0)
+        """Escalated, approved and rejected applications are not listed; the others in id order."""
+        submitted = [
+            sample_application(sample_account(f"acc-{n}", f"seller-{n}")[0], f"appl-{n}")[0]
+            for n in range(1, 6)
+        ]
+        for application in submitted:
+            repository.add(application, [])
+        overdue = T0 + timedelta(days=3)
+        for application, command in (
+            (submitted[0], Escalate("ticket-1")),
+            (submitted[2], Approve()),
+            (submitted[3], Reject("blurry")),
+        ):
+            actor = Actor.system() if isinstance(command, Escalate) else Actor.reviewer("r")
+            changed, events = application.handle(command, actor, overdue)
+            repository.save(changed, events, expected_version=1)
+        assert [a.id for a in repository.open_applications()] == ["appl-2", "appl-5"]
+
+    def test_undecided_applications_are_those_under_review_or_escalated(
+        self, repository: Repository
+    ) -> None:
+        """Escalated applications await a decision too; decided ones are not listed."""
+        decided, waiting, escalated = (
+            sample_application(sample_account(f"acc-{n}", f"seller-{n}")[0], f"appl-{n}")[0]
+            for n in (1, 2, 3)
+        )
+        for application in (decided, waiting, escalated):
+            repository.add(application, [])
+        approved, events = decided.handle(Approve(), Actor.reviewer("r"), T0)
         repository.save(approved, events, expected_version=1)
-        assert [a.id for a in repository.open_applications()] == ["appl-2"]
+        ticketed, events = escalated.handle(Escalate("tkt-1"), Actor.system(), T0 + 49 * HOUR)
+        repository.save(ticketed, events, expected_version=1)
+        assert [a.id for a in repository.undecided_applications()] == ["appl-2", "appl-3"]
+
+    def test_account_of_seller_is_the_account_the_seller_owns(self, repository: Repository) -> None:
+        """Found by the seller id it belongs to; a seller without an account has none."""
+        repository.add(sample_account("acc-1", "seller-1")[0], [])
+        other, _ = sample_account("acc-2", "seller-2")
+        repository.add(other, [])
+        assert (other, None) == (
+            repository.account_of_seller("seller-2"),
+            repository.account_of_seller("seller-3"),
+        )
 
     # ------------------------------------------------------------------ outbox
 
@@ -390,6 +551,75 @@ class RepositoryContract:
         repository.mark_delivered(head.sequence)
         due = [e.event for e in repository.due_events(T0 + HOUR, 100)]
         assert held[1:] == [event for event in due if event in held]
+
+    # ------------------------------------------------------------------ threads, one instance
+
+    def test_racing_adds_of_one_unique_key_store_exactly_one(self, repository: Repository) -> None:
+        """Threads adding accounts for one seller at once: one is stored, the others conflict."""
+        accounts = [sample_account(f"acc-{n}", "seller-1") for n in range(_RACERS)]
+        outcomes = _race([partial(repository.add, a, timeline) for a, timeline in accounts])
+        assert sorted(outcomes) == ["conflict"] * (_RACERS - 1) + ["ok"]
+        winner, timeline = accounts[outcomes.index("ok")]
+        assert (winner, timeline) == (
+            repository.get(DeveloperAccount, winner.id),
+            repository.events(),
+        )
+
+    def test_racing_saves_of_one_version_store_exactly_one(self, repository: Repository) -> None:
+        """Threads saving over the same expected version at once: one wins, the others conflict."""
+        account, _ = sample_account()
+        application, _ = sample_application(account)
+        repository.add(application, [])
+        decisions = [
+            application.handle(Approve(), Actor.reviewer(f"rev-{n}"), T0) for n in range(_RACERS)
+        ]
+        outcomes = _race(
+            [partial(repository.save, a, events, expected_version=1) for a, events in decisions]
+        )
+        assert sorted(outcomes) == ["conflict"] * (_RACERS - 1) + ["ok"]
+        winner, events = decisions[outcomes.index("ok")]
+        assert (winner, list(events)) == (
+            repository.get(DeveloperApplication, application.id),
+            repository.events(),
+        )
+
+    # ------------------------------------------------------------------ two instances, one store
+
+    def test_a_second_instance_reads_what_the_first_stored(
+        self, repository: Repository, second_repository: Repository
+    ) -> None:
+        """What one instance stored, another on the same store returns: state, timeline, outbox."""
+        account, timeline = sample_account()
+        repository.add(account, timeline)
+        assert (account, timeline, timeline) == (
+            second_repository.get(DeveloperAccount, account.id),
+            second_repository.events(),
+            [entry.event for entry in second_repository.pending_events()],
+        )
+
+    def test_a_stale_save_conflicts_across_instances(
+        self, repository: Repository, second_repository: Repository
+    ) -> None:
+        """A save over a version another instance replaced conflicts and keeps the other's state."""
+        account, _ = sample_account()
+        application, _ = sample_application(account)
+        repository.add(application, [])
+        approved, events = application.handle(Approve(), Actor.reviewer("r"), T0)
+        second_repository.save(approved, events, expected_version=1)
+        rejected, more = application.handle(Reject("late"), Actor.reviewer("r2"), T0)
+        with pytest.raises(ConcurrencyConflictError):
+            repository.save(rejected, more, expected_version=1)
+        assert approved == repository.get(DeveloperApplication, application.id)
+
+    def test_a_unique_key_holds_across_instances(
+        self, repository: Repository, second_repository: Repository
+    ) -> None:
+        """A key one instance stored is taken for another instance too."""
+        repository.add(sample_account("acc-1")[0], [])
+        with pytest.raises(ConcurrencyConflictError):
+            second_repository.add(sample_account("acc-2")[0], [])
+        with pytest.raises(NotFoundError):
+            repository.get(DeveloperAccount, "acc-2")
 
 
 class NotifierContract:

@@ -20,7 +20,7 @@ from ..domain.application import ApplicationStatus, DeveloperApplication
 from ..domain.events import Event
 from ..domain.values import AppKey, AppSecret
 from ..errors import AlreadyExistsError, ConcurrencyConflictError, NotFoundError
-from ..ports import KIND_NAMES, AggregateRoot, Notifier, OutboxEntry
+from ..ports import KIND_NAMES, AggregateRoot, Notifier, OutboxEntry, account_of_seller_key
 
 __all__ = [
     "FanOutNotifier",
@@ -124,14 +124,27 @@ class InMemoryRepository:
             ]
         return cast(list[A], sorted(found, key=lambda a: a.id))
 
+    def account_of_seller(self, seller_id: str) -> DeveloperAccount | None:
+        """The account the seller owns (the holder of its unique key), or ``None``."""
+        with self._lock:
+            row = self._keys.get(account_of_seller_key(seller_id))
+            found = None if row is None else self._rows[row]
+        return found if isinstance(found, DeveloperAccount) else None
+
     def open_applications(self) -> list[DeveloperApplication]:
         """Every application still under review, in id order."""
+        return self._applications_in({ApplicationStatus.UNDER_REVIEW})
+
+    def undecided_applications(self) -> list[DeveloperApplication]:
+        """Every application under review or escalated, in id order."""
+        return self._applications_in({ApplicationStatus.UNDER_REVIEW, ApplicationStatus.ESCALATED})
+
+    def _applications_in(self, statuses: set[ApplicationStatus]) -> list[DeveloperApplication]:
         with self._lock:
             found = [
                 a
                 for a in self._rows.values()
-                if isinstance(a, DeveloperApplication)
-                and a.status is ApplicationStatus.UNDER_REVIEW
+                if isinstance(a, DeveloperApplication) and a.status in statuses
             ]
         return sorted(found, key=lambda a: a.id)
 

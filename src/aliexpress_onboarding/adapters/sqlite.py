@@ -33,7 +33,7 @@ from ..errors import (
     StorageError,
     ValidationError,
 )
-from ..ports import KIND_NAMES, AggregateRoot, OutboxEntry
+from ..ports import KIND_NAMES, AggregateRoot, OutboxEntry, account_of_seller_key
 from ..sealing import Keyring, StoredSecrets
 from ..serialization import from_stored_json, to_json
 
@@ -474,11 +474,30 @@ class SQLiteRepository:
         )
         return [self._decode(kind, document, row_id) for row_id, document in rows]
 
+    def account_of_seller(self, seller_id: str) -> DeveloperAccount | None:
+        """The account the seller owns (the holder of its unique key), or ``None``."""
+        name = KIND_NAMES[DeveloperAccount]
+        rows = self._read(
+            "SELECT a.id, a.document FROM unique_keys AS k"
+            " JOIN aggregates AS a ON a.kind = k.kind AND a.id = k.id"
+            " WHERE k.key = ? AND k.kind = ?",
+            (account_of_seller_key(seller_id), name),
+        )
+        return self._decode(DeveloperAccount, rows[0][1], rows[0][0]) if rows else None
+
     def open_applications(self) -> list[DeveloperApplication]:
         """Every application still under review, in id order."""
+        return self._applications_in(ApplicationStatus.UNDER_REVIEW)
+
+    def undecided_applications(self) -> list[DeveloperApplication]:
+        """Every application under review or escalated, in id order."""
+        return self._applications_in(ApplicationStatus.UNDER_REVIEW, ApplicationStatus.ESCALATED)
+
+    def _applications_in(self, *statuses: ApplicationStatus) -> list[DeveloperApplication]:
         rows = self._read(
-            "SELECT id, document FROM aggregates WHERE kind = ? AND status = ? ORDER BY id",
-            (KIND_NAMES[DeveloperApplication], ApplicationStatus.UNDER_REVIEW.value),
+            "SELECT id, document FROM aggregates"
+            f" WHERE kind = ? AND status IN ({', '.join('?' * len(statuses))}) ORDER BY id",
+            (KIND_NAMES[DeveloperApplication], *(status.value for status in statuses)),
         )
         return [self._decode(DeveloperApplication, doc, row_id) for row_id, doc in rows]
 
