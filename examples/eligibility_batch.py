@@ -1,8 +1,8 @@
 """Check a CSV file of applicants and print a table: who may apply as what, and why not.
 
-Every row goes through `Applicant.from_record` (a row it refuses is listed with its line and
-reason, and the others still run); `check_many` then checks each applicant against the developer
-type its facts point to. The `eligibility` command of the CLI does the same for files of any size.
+`check_many(rows, errors="report")` checks each applicant against the developer type its facts
+point to, and goes on past a row it cannot read: that row is listed with its line and reason.
+The `eligibility` command of the CLI does the same for files of any size.
 
 Run: python examples/eligibility_batch.py [applicants.csv]   (default: the CSV beside this file)
 """
@@ -13,36 +13,32 @@ import csv
 import sys
 from pathlib import Path
 
-from aliexpress_onboarding import Applicant, ValidationError, check_many
+from aliexpress_onboarding import check_many
 
 APPLICANTS = Path(__file__).resolve().parent / "applicants.csv"
 
 
 def main(argv: list[str]) -> int:
     path = Path(argv[0]) if argv else APPLICANTS
-    applicants: list[tuple[int, Applicant]] = []
-    refused: list[tuple[int, ValidationError]] = []
     with path.open(encoding="utf-8", newline="") as file:
-        reader = csv.DictReader(file)
-        for row in reader:
-            try:
-                applicants.append((reader.line_num, Applicant.from_record(row)))
-            except ValidationError as error:
-                refused.append((reader.line_num, error))
-    reports = check_many(applicant for _, applicant in applicants)
+        checked = check_many(csv.DictReader(file), errors="report")
+    refused = [row for row in checked if row.refused]
 
+    # The header is line 1 and each row one line (the CLI also counts cells that span lines).
     print(f"{'line':>4}  {'applicant':<34} {'country':<7} {'type':<11} verdict")
-    for (line, _), report in zip(applicants, reports, strict=True):
-        record = report.to_dict()
+    for row in checked:
+        if row.report is None:
+            continue
+        record = row.report.to_dict()
         verdict = "eligible" if record["eligible"] else f"blocked: {record['blocking']}"
         if record["advice"]:
             verdict += f" (advice: {record['advice']})"
         print(
-            f"{line:>4}  {record['applicant']:<34} {record['country']:<7}"
+            f"{row.row + 2:>4}  {record['applicant']:<34} {record['country']:<7}"
             f" {record['developer_type']:<11} {verdict}"
         )
-    for line, problem in refused:
-        print(f"{line:>4}  refused: {problem}")
+    for row in refused:
+        print(f"{row.row + 2:>4}  refused: {row.error}")
     return 1 if refused else 0
 
 

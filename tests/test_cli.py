@@ -341,7 +341,7 @@ def test_eligibility_refuses_bad_json_lines_and_goes_on(
         f"{path}:1: json: not valid JSON: Expecting property name enclosed in double quotes"
         " (got '{bad')",
         f"{path}:2: json: each line must be a JSON object (got [1])",
-        f"{path}:3: is_enterprise: is missing (NaN); expected yes or no (got nan)",
+        f"{path}:3: is_enterprise: is required (got nan)",  # NaN is a blank cell
         f"{path}: 4 rows: 0 eligible, 1 not eligible, 3 refused",
     ] == err.splitlines()
 

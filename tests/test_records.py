@@ -9,6 +9,7 @@ from aliexpress_onboarding import (
     Applicant,
     Approve,
     OnboardingService,
+    Timeline,
     check_eligibility,
     to_records,
 )
@@ -78,3 +79,29 @@ def test_report_str_lists_problems() -> None:
     )
     text = str(check_eligibility(applicant, "self"))
     assert text.startswith("Li Wei (CN) as Self developer: not eligible\n  [x] not_an_enterprise")
+
+
+def test_an_eligible_report_shows_its_columns_and_no_problems() -> None:
+    """A report without problems is still a table: its header, and a row saying (none)."""
+    applicant = Applicant(
+        name="Sunrise", country="CN", is_enterprise=True, is_aliexpress_seller=True
+    )
+    html = check_eligibility(applicant, "self")._repr_html_()
+    assert "<th>code</th><th>blocking</th><th>message</th>" in html
+    assert '<td colspan="3">(none)</td>' in html
+
+
+def test_an_empty_timeline_shows_its_columns() -> None:
+    """A timeline without events keeps its header."""
+    assert "<th>occurred_at</th>" in Timeline(())._repr_html_()
+
+
+def test_nested_values_read_as_their_fields_not_their_repr() -> None:
+    """An application's applicant and an account's profile show as `field: value` text."""
+    account, _ = sample_account()
+    application, _ = sample_application(account)
+    html = application._repr_html_() + account._repr_html_()
+    reprs = ("Applicant(", "CountryCode(", "DeveloperProfile(")
+    assert [] == [text for text in reprs if text in html]
+    assert "; country: CN; is_enterprise: True;" in str(to_records([application])[0]["applicant"])
+    assert "<td>profile</td><td>contact_name: Wei Zhang; email: seller-1@example.com</td>" in html

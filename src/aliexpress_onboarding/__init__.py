@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     )
     from .domain.eligibility import (
         Applicant,
+        CheckedRow,
         EligibilityReport,
         Problem,
         StorePlatform,
@@ -173,6 +174,7 @@ _WHERE: dict[str, str] = {
     "AuthorizeStore": ".domain.app",
     "CallbackMismatchError": ".errors",
     "CallbackUrl": ".domain.oauth",
+    "CheckedRow": ".domain.eligibility",
     "Clock": ".ports",
     "ConcurrencyConflictError": ".errors",
     "CountryCode": ".domain.values",
@@ -302,6 +304,7 @@ __all__ = [
     "AuthorizeStore",
     "CallbackMismatchError",
     "CallbackUrl",
+    "CheckedRow",
     "Clock",
     "ConcurrencyConflictError",
     "CountryCode",

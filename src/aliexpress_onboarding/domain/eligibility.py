@@ -9,15 +9,17 @@ The rules are the platform guide's "Choose the correct developer type", as DESIG
 - An overseas seller whose Prestashop or Magento store uses a third party's module is still a Self
   developer: the store is its own.
 
-`check_eligibility` is pure and cheap; `check_many` is its batch form for notebooks.
+`check_eligibility` is pure and cheap; `check_many` is its batch form for notebooks. It reads a
+pandas DataFrame as well as records, without importing pandas or numpy: it recognises their
+objects by their type's module, so neither is a dependency.
 """
 
 from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Final
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Final, Literal, Protocol, TypeGuard, overload
 
 import attrs
 
@@ -26,6 +28,7 @@ from .values import SPAIN, CountryCode, DeveloperType, DocumentKind, EmailAddres
 
 __all__ = [
     "Applicant",
+    "CheckedRow",
     "EligibilityReport",
     "Problem",
     "StorePlatform",
@@ -180,13 +183,17 @@ class Applicant:
     def from_record(cls, record: Mapping[str, object]) -> Applicant:
         """Build an applicant from a flat record (a CSV row, a JSON object, a data-frame row).
 
-        Yes/no fields accept ``True``/``False`` or the text ``yes``/``no``/``true``/``false``/
-        ``1``/``0`` (any case); empty text or ``None`` means "not given" for optional fields,
-        and for ``license_kind`` it means the applicant has no document (never assumed).
-        Unknown keys are refused, so a misspelt column never passes silently.
+        Yes/no fields accept ``True``/``False``, the numbers ``1``/``0`` (``1.0``/``0.0`` too,
+        which is what pandas makes of a 1/0 column with a blank cell) or the text
+        ``yes``/``no``/``y``/``n``/``true``/``false``/``t``/``f``/``1``/``0`` (any case); numpy
+        scalars count as the Python values they hold. A blank — ``None``, empty or all-space
+        text, NaN, pandas' ``NA`` or ``NaT`` — or a missing key means "not given": a required
+        field is then refused, an optional one takes its default, and a blank
+        ``license_kind`` means the applicant has no document (never assumed). Unknown keys are
+        refused, so a misspelt column never passes silently.
 
         Raises:
-            InvalidApplicantError: naming the field and the rule (also for NaN from a CSV).
+            InvalidApplicantError: naming the field and the rule.
             ValidationError: a country or e-mail that fails its own rule.
         """
         if not isinstance(record, Mapping):
@@ -204,6 +211,8 @@ class Applicant:
         kwargs: dict[str, object] = {}
         for field, parse in _PARSERS.items():
             raw = record.get(field)
+            if type(raw) not in _PLAIN_TYPES:  # checked first: most cells are text
+                raw = _python_value(raw)
             if _is_blank(raw):
                 if field in _REQUIRED:
                     raise InvalidApplicantError(field, raw, "is required")
@@ -214,8 +223,30 @@ class Applicant:
         return cls(**kwargs)  # type: ignore[arg-type]
 
 
+_PANDAS_MISSING: Final = frozenset({"NAType", "NaTType"})
+_PLAIN_TYPES: Final = frozenset({str, bool, int, float, type(None)})
+
+
+def _python_value(value: object) -> object:
+    """A numpy scalar as the Python value it holds, pandas' NA and NaT as None.
+
+    Told apart by their type's module, so that neither numpy nor pandas is ever imported.
+    """
+    module = type(value).__module__
+    if module == "numpy" and getattr(value, "ndim", None) == 0:
+        return value.item()  # type: ignore[attr-defined]
+    if module.startswith("pandas") and type(value).__name__ in _PANDAS_MISSING:
+        return None
+    return value
+
+
 def _is_blank(value: object) -> bool:
-    return value is None or (isinstance(value, str) and value.strip() == "")
+    # NaN is how pandas reads an empty cell: blank, as the empty text is in a CSV row.
+    return (
+        value is None
+        or (isinstance(value, str) and value.strip() == "")
+        or (isinstance(value, float) and math.isnan(value))
+    )
 
 
 _Parser = Callable[[str, object], object]
@@ -232,15 +263,14 @@ def _parse_bool(field: str, value: object) -> bool:
             return True
         if key in _FALSE:
             return False
-    if isinstance(value, float) and math.isnan(value):
-        raise InvalidApplicantError(field, value, "is missing (NaN); expected yes or no")
+    # A 1/0 column read by pandas: integers, or floats once a cell of the column is blank.
+    if type(value) in (int, float) and value in (0, 1):
+        return bool(value)
     raise InvalidApplicantError(field, value, "expected yes or no")
 
 
-def _parse_text(field: str, value: object) -> object:
-    if isinstance(value, float) and math.isnan(value):
-        raise InvalidApplicantError(field, value, "is missing (NaN)")
-    return value
+def _as_given(_: str, value: object) -> object:
+    return value  # the Applicant's own validator or converter judges it
 
 
 def _parse_enum(enum_type: type[enum.Enum]) -> _Parser:
@@ -259,13 +289,13 @@ def _parse_enum(enum_type: type[enum.Enum]) -> _Parser:
     return parse
 
 
-def _parse_email(field: str, value: object) -> object:
-    return value if isinstance(value, EmailAddress) else EmailAddress(_parse_text(field, value))
+def _parse_email(_: str, value: object) -> object:
+    return value if isinstance(value, EmailAddress) else EmailAddress(value)
 
 
 _PARSERS: Final[dict[str, _Parser]] = {
-    "name": _parse_text,
-    "country": _parse_text,
+    "name": _as_given,
+    "country": _as_given,
     "is_enterprise": _parse_bool,
     "is_aliexpress_seller": _parse_bool,
     "license_kind": _parse_enum(DocumentKind),
@@ -326,7 +356,7 @@ class EligibilityReport:
         rows = [
             {"code": p.code, "blocking": p.blocking, "message": p.message} for p in self.problems
         ]
-        return html_table(self.summary, rows)
+        return html_table(self.summary, rows, columns=("code", "blocking", "message"))
 
     def to_dict(self) -> dict[str, object]:
         """A flat record of plain values, one per report, for ``pandas.DataFrame(records)``."""
@@ -410,34 +440,201 @@ def recommend_developer_type(applicant: Applicant) -> DeveloperType | None:
     return intended if check_eligibility(applicant, intended).eligible else None
 
 
+class _DataFrame(Protocol):
+    """What `check_many` uses of a pandas DataFrame; pandas itself is never imported."""
+
+    @property
+    def columns(self) -> Iterable[Any]: ...
+
+    def itertuples(
+        self, index: bool = ..., name: str | None = ...
+    ) -> Iterable[tuple[Any, ...]]: ...
+
+
+def _is_data_frame(value: object) -> TypeGuard[_DataFrame]:
+    return any(
+        kind.__name__ == "DataFrame" and kind.__module__.partition(".")[0] == "pandas"
+        for kind in type(value).__mro__
+    )
+
+
+def _column_names(columns: Iterable[object]) -> str:
+    shown = [c if isinstance(c, str) and c.isprintable() else safe_repr(c) for c in columns]
+    return ", ".join(shown[:10]) + (f" and {len(shown) - 10} more" if len(shown) > 10 else "")
+
+
+def _check_columns(columns: Sequence[object]) -> None:
+    """Refuse a table whose columns `Applicant.from_record` cannot read, before any row.
+
+    The same rules as the CLI's header check: every required column, no unknown one, none
+    twice. Raises `InvalidApplicantError` with ``field="columns"``.
+    """
+    missing = [field for field in _FIELDS if field in _REQUIRED and field not in columns]
+    if missing:
+        raise InvalidApplicantError(
+            "columns", list(columns), f"missing required column(s): {', '.join(missing)}"
+        )
+    unknown = [column for column in columns if column not in _FIELDS]
+    if unknown:
+        raise InvalidApplicantError(
+            "columns",
+            list(columns),
+            f"unknown column(s): {_column_names(unknown)}; expected some of: {','.join(_FIELDS)}",
+        )
+    twice = sorted({str(column) for column in columns if columns.count(column) > 1})
+    if twice:
+        raise InvalidApplicantError(
+            "columns", list(columns), f"column(s) named twice: {_column_names(twice)}"
+        )
+
+
+def _frame_records(frame: _DataFrame) -> Iterator[dict[Any, Any]]:
+    columns = list(frame.columns)
+    _check_columns(columns)
+    for values in frame.itertuples(index=False, name=None):
+        yield dict(zip(columns, values, strict=True))
+
+
+_Rows = Iterable[Applicant | Mapping[str, object]] | _DataFrame
+_ERROR_MODES: Final = ("raise", "report")
+
+
+_REPORT_KEYS: Final = (
+    "applicant",
+    "country",
+    "developer_type",
+    "eligible",
+    "blocking",
+    "advice",
+    "messages",
+)
+"""The keys of `EligibilityReport.to_dict` (a test holds them equal)."""
+
+
+@attrs.frozen
+class CheckedRow:
+    """One input row of ``check_many(..., errors="report")``: its report, or why it was refused.
+
+    Exactly one of ``report`` and ``error`` is set.
+
+    Attributes:
+        row: the row's 0-based position in the input (``df.iloc[row]`` for a data frame).
+        report: the eligibility report, or ``None`` when the row was refused.
+        error: why the row could not be read as an applicant, or ``None``.
+    """
+
+    row: int
+    report: EligibilityReport | None = None
+    error: ValidationError | None = attrs.field(default=None)
+
+    @error.validator
+    def _one_of_report_and_error(self, _: object, error: ValidationError | None) -> None:
+        if (self.report is None) == (error is None):
+            raise ValidationError("error", error, "give a report or an error: exactly one")
+
+    @property
+    def refused(self) -> bool:
+        """``True`` when the row could not be read as an applicant."""
+        return self.error is not None
+
+    def to_dict(self) -> dict[str, object]:
+        """A flat record like a row of the CLI's ``eligibility`` output.
+
+        ``row``, then `EligibilityReport.to_dict`'s keys (``None`` for a refused row), then
+        ``error``: the reason as text, or ``None``.
+        """
+        report = dict.fromkeys(_REPORT_KEYS) if self.report is None else self.report.to_dict()
+        return {
+            "row": self.row,
+            **report,
+            "error": None if self.error is None else str(self.error),
+        }
+
+
+@overload
 def check_many(
-    applicants: Iterable[Applicant | Mapping[str, object]],
+    applicants: _Rows,
     developer_type: DeveloperType | str | None = None,
-) -> list[EligibilityReport]:
-    """Check many applicants at once, e.g. the rows of a CSV file or a data frame.
+    *,
+    errors: Literal["raise"] = "raise",
+) -> list[EligibilityReport]: ...
+
+
+@overload
+def check_many(
+    applicants: _Rows,
+    developer_type: DeveloperType | str | None = None,
+    *,
+    errors: Literal["report"],
+) -> list[CheckedRow]: ...
+
+
+def check_many(
+    applicants: _Rows,
+    developer_type: DeveloperType | str | None = None,
+    *,
+    errors: Literal["raise", "report"] = "raise",
+) -> list[EligibilityReport] | list[CheckedRow]:
+    """Check many applicants at once: the rows of a CSV file, of a data frame, of a list.
 
     Args:
-        applicants: `Applicant` objects or flat records (see `Applicant.from_record`).
+        applicants: `Applicant` objects or flat records (see `Applicant.from_record`), or a
+            pandas ``DataFrame`` (pandas is not needed otherwise, and never imported): blank
+            cells (NaN) mean "not given", 1/0 and numpy values read as they do in a record.
         developer_type: the type to check every applicant against; by default each one is
             checked against the type its facts point to (see `recommend_developer_type`).
+        errors: ``"raise"`` stops at the first malformed record; ``"report"`` goes on, as the
+            CLI's ``eligibility`` command does, and gives one `CheckedRow` per input row, a
+            refused one included, so no row is lost.
 
     Returns:
-        One report per applicant, in order; ``[r.to_dict() for r in reports]`` makes a table.
+        With ``errors="raise"``, one `EligibilityReport` per applicant, in order
+        (``[r.to_dict() for r in reports]`` makes a table); with ``errors="report"``, one
+        `CheckedRow` per input row, in order (``[r.to_dict() for r in rows]``).
 
     Raises:
-        InvalidApplicantError: ``applicants`` is not iterable, or a record is malformed;
-            ``.field`` then starts with its 0-based row.
+        InvalidApplicantError: ``applicants`` is not iterable; a data frame lacks a required
+            column, has an unknown one or one twice (``.field`` is ``"columns"``); with
+            ``errors="raise"``, a record is malformed (``.field`` starts with its 0-based row).
+        InvalidDeveloperTypeError: ``developer_type`` names no developer type.
+        ValidationError: ``errors`` is neither ``"raise"`` nor ``"report"``.
     """
-    if not isinstance(applicants, Iterable):  # checked: a TypeError while iterating is not ours
+    if errors not in _ERROR_MODES:
+        raise ValidationError("errors", errors, "must be 'raise' or 'report'")
+    if _is_data_frame(applicants):
+        rows: Iterable[Any] = _frame_records(applicants)
+    elif isinstance(applicants, Iterable):  # checked: a TypeError while iterating is not ours
+        rows = applicants
+    else:
         raise InvalidApplicantError(
-            "applicants", applicants, "must be an iterable of Applicant objects or records"
+            "applicants",
+            applicants,
+            "must be an iterable of Applicant objects or records, or a pandas DataFrame",
         )
     kind = None if developer_type is None else DeveloperType.parse(developer_type)
+    outcomes = enumerate(_outcomes(rows, kind))
+    if errors == "report":
+        return [
+            CheckedRow(row, error=outcome)
+            if isinstance(outcome, ValidationError)
+            else CheckedRow(row, report=outcome)
+            for row, outcome in outcomes
+        ]
     reports = []
-    for row, item in enumerate(applicants):
+    for row, outcome in outcomes:
+        if isinstance(outcome, ValidationError):
+            raise InvalidApplicantError(f"[{row}].{outcome.field}", outcome.value, outcome.rule)
+        reports.append(outcome)
+    return reports
+
+
+def _outcomes(
+    rows: Iterable[Any], kind: DeveloperType | None
+) -> Iterator[EligibilityReport | ValidationError]:
+    for item in rows:  # items of any type: from_record refuses what is not a mapping
         try:
             applicant = item if isinstance(item, Applicant) else Applicant.from_record(item)
         except ValidationError as error:
-            raise InvalidApplicantError(f"[{row}].{error.field}", error.value, error.rule) from None
-        reports.append(check_eligibility(applicant, kind or _intended_type(applicant)))
-    return reports
+            yield error
+        else:
+            yield check_eligibility(applicant, kind or _intended_type(applicant))
