@@ -1,6 +1,6 @@
 """A third-party repository adapter: the whole store in one JSON file, replaced atomically.
 
-This is what an adapter author writes: the thirteen methods of the `Repository` port, using the
+This is what an adapter author writes: the sixteen methods of the `Repository` port, using the
 library's serialisation, and a test that subclasses `RepositoryContract` (see
 tests/test_examples.py). Fine for a notebook or a tiny tool; use SQLite for anything busier.
 
@@ -22,18 +22,27 @@ from aliexpress_onboarding import (
     AlreadyExistsError,
     App,
     ApplicationStatus,
+    BoundUsage,
     ConcurrencyConflictError,
     DeveloperAccount,
     DeveloperApplication,
     Event,
     NotFoundError,
     OutboxEntry,
+    StoreAuthorization,
+    authorization_id,
 )
-from aliexpress_onboarding.ports import account_of_seller_key
+from aliexpress_onboarding.domain.authorization import limit_reached
+from aliexpress_onboarding.ports import AggregateRoot, account_of_seller_key
 from aliexpress_onboarding.serialization import from_dict, to_dict
 
-A = TypeVar("A", DeveloperAccount, DeveloperApplication, App)
-KINDS = {DeveloperAccount: "account", DeveloperApplication: "application", App: "app"}
+A = TypeVar("A", DeveloperAccount, DeveloperApplication, App, StoreAuthorization)
+KINDS = {
+    DeveloperAccount: "account",
+    DeveloperApplication: "application",
+    App: "app",
+    StoreAuthorization: "authorization",
+}
 
 
 class JsonFileRepository:
@@ -64,9 +73,7 @@ class JsonFileRepository:
             raise NotFoundError(KINDS[kind], aggregate_id)
         return from_dict(row, kind)
 
-    def add(
-        self, aggregate: DeveloperAccount | DeveloperApplication | App, events: Sequence[Event]
-    ) -> None:
+    def add(self, aggregate: AggregateRoot, events: Sequence[Event]) -> None:
         with self._lock:
             state = self._load()
             if f"{KINDS[type(aggregate)]}:{aggregate.id}" in state["rows"]:
@@ -74,11 +81,7 @@ class JsonFileRepository:
             self._write(state, aggregate, events)
 
     def save(
-        self,
-        aggregate: DeveloperAccount | DeveloperApplication | App,
-        events: Sequence[Event],
-        *,
-        expected_version: int,
+        self, aggregate: AggregateRoot, events: Sequence[Event], *, expected_version: int
     ) -> None:
         with self._lock:
             state = self._load()
@@ -92,12 +95,14 @@ class JsonFileRepository:
             self._write(state, aggregate, events)
 
     def _write(
-        self,
-        state: dict[str, Any],
-        aggregate: DeveloperAccount | DeveloperApplication | App,
-        events: Sequence[Event],
+        self, state: dict[str, Any], aggregate: AggregateRoot, events: Sequence[Event]
     ) -> None:
         row_key = f"{KINDS[type(aggregate)]}:{aggregate.id}"
+        claim = aggregate.bound_claim if isinstance(aggregate, StoreAuthorization) else None
+        if claim is not None:  # a new member past the scope's limit is refused, nothing written
+            members = self._members(state, claim.scope, leaving=row_key)
+            if claim.member not in members and len(members) >= claim.limit:
+                raise limit_reached()
         keys = {k: v for k, v in state["keys"].items() if v != row_key}
         for key in aggregate.unique_keys():
             if key in keys:  # taken: say by whom ("app:app-1" holds it)
@@ -118,6 +123,36 @@ class JsonFileRepository:
             )
             state["next"] += 1
         self._store(state)
+
+    @staticmethod
+    def _members(state: dict[str, Any], scope: str, leaving: str | None = None) -> set[str]:
+        """The members the records (but ``leaving``) claim in ``scope``: a scan, as all here."""
+        members = set()
+        for key, row in state["rows"].items():
+            if key.startswith("authorization:") and key != leaving:
+                claim = from_dict(row, StoreAuthorization).bound_claim
+                if claim is not None and claim.scope == scope:
+                    members.add(claim.member)
+        return members
+
+    def authorization(self, app_id: str, store_id: str) -> StoreAuthorization | None:
+        row = self._load()["rows"].get(f"authorization:{authorization_id(app_id, store_id)}")
+        return None if row is None else from_dict(row, StoreAuthorization)
+
+    def authorizations_of_app(
+        self, app_id: str, *, after: str | None = None, limit: int = 100
+    ) -> list[StoreAuthorization]:
+        found = [
+            from_dict(row, StoreAuthorization)
+            for key, row in self._load()["rows"].items()
+            if key.startswith("authorization:") and row["data"]["app_id"] == app_id
+        ]
+        following = [a for a in found if a.is_active and (after is None or a.store_id > after)]
+        return sorted(following, key=lambda a: a.store_id)[:limit]
+
+    def bound_usage(self, scope: str, member: str) -> BoundUsage:
+        members = self._members(self._load(), scope)
+        return BoundUsage(len(members), holds_member=member in members)
 
     def list_by_account(self, kind: type[A], account_id: str) -> list[A]:
         rows = self._load()["rows"]

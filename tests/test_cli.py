@@ -72,7 +72,7 @@ def test_demo_runs_the_whole_onboarding_and_redacts_the_secret(
         "ticket ticket-",
         "a reviewer approves",
         "appSecret ********",
-        "authorizes the app",
+        "the seller authorized the app for its own store store-sunrise-1",
         "Subject: AliExpress Open Platform: your developer application was approved",
         "StoreAuthorized",
     ):
@@ -93,7 +93,7 @@ def test_second_demo_run_continues_where_the_first_stopped(
     assert "already active: skipped" in out
     assert "already approved: skipped" in out
     assert 2 == out.count("SecretReset")
-    assert 4 == demo_repository(tmp_path / "d.db").get(App, "app-sunrise-sync").version
+    assert 3 == demo_repository(tmp_path / "d.db").get(App, "app-sunrise-sync").version
 
 
 def test_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:

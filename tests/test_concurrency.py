@@ -131,7 +131,12 @@ class Database:
 
     def versions(self) -> dict[str, int]:
         """Each stored aggregate's version, by id."""
-        return dict(self.rows("SELECT id, version FROM aggregates"))
+        return dict(
+            self.rows(
+                "SELECT id, version FROM aggregates"
+                " UNION ALL SELECT id, version FROM authorizations"
+            )
+        )
 
     def aggregates(self, kind: type[Any], name: str) -> list[Any]:
         """Every stored aggregate of one kind, decoded (sealed secrets opened)."""
@@ -774,3 +779,92 @@ def test_a_half_failing_notifier_gets_no_event_twice(delivery: Delivery) -> None
         duplicated,
         len(delivery.stored),
     )
+
+
+# ---------------------------------------------------------------------- the last Self store
+
+SLOT_ROUNDS = 12  # one account per round, verified for one store, with two Self apps
+
+
+def _slot_setup(url: str) -> list[tuple[str, str]]:
+    """Per round: an account verified for one store, and two Self apps of it."""
+    service = _service(url, clock=FixedClock(T0))
+    rounds = []
+    try:
+        for n in range(SLOT_ROUNDS):
+            owner = Actor.seller(f"slot-seller-{n}")
+            account = service.register_account(
+                seller_id=owner.id, enterprise_id=f"slot-ent-{n}", actor=owner
+            )
+            service.accept_agreement(account.id, "2024-01", actor=owner)
+            service.submit_profile(account.id, PROFILE, actor=owner)
+            application = service.apply(account.id, "self", SELF_FACTS, DOCUMENT, actor=owner)
+            service.approve(application.id, actor=REVIEWER)
+            first = service.create_app(account.id, "self", "slot_a", actor=owner)
+            second = service.create_app(account.id, "self", "slot_b", actor=owner)
+            rounds.append((first.id, second.id))
+    finally:
+        _close(service)
+    return rounds
+
+
+def _slot_worker(url: str, side: int, rounds: list[tuple[str, str]], start: Any, path: str) -> None:
+    """One side of each round: authorize a store of its own on its own app, all at once."""
+    service = _service(url, clock=FixedClock(T0))
+    outcomes = []
+    for n, apps in enumerate(rounds):
+        owner = Actor.seller(f"slot-seller-{n}")
+        store = Store(f"store-{side}", owner.id, f"slot-ent-{n}")
+        start.wait(PROCESS_TIMEOUT)
+        try:
+            service.authorize_store(apps[side], store, actor=owner)
+        except RuleViolationError as error:
+            outcomes.append(",".join(p.code for p in error.problems))
+        except Exception as error:  # recorded: the test fails on any
+            outcomes.append(f"{type(error).__name__}: {error}")
+        else:
+            outcomes.append("ok")
+    _close(service)
+    Path(path).write_text(json.dumps(outcomes))
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def last_slot(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Database, list[list[str]]]]:
+    directory = tmp_path_factory.mktemp("slot")
+    with _fresh_database(request, directory) as database:
+        rounds = _slot_setup(database.url)
+        start = multiprocessing.get_context("spawn").Barrier(2)
+        paths = [directory / f"side-{side}.json" for side in (0, 1)]
+        processes = [
+            _spawn(_slot_worker, database.url, side, rounds, start, str(path))
+            for side, path in enumerate(paths)
+        ]
+        try:
+            for process in processes:
+                process.join(PROCESS_TIMEOUT)
+        finally:
+            _reap(processes)
+        sides = [json.loads(path.read_text()) if path.exists() else [] for path in paths]
+        yield database, [list(pair) for pair in zip(*sides, strict=True)]
+
+
+def test_two_processes_racing_for_the_last_self_store_one_wins(
+    last_slot: tuple[Database, list[list[str]]],
+) -> None:
+    """Each round: two stores, two Self apps, one place left: one authorization, one refusal.
+
+    The bound is per developer across its Self apps, and it holds when two processes check it
+    at the same moment (each saw the place free): the store enforces it in the write.
+    """
+    database, rounds = last_slot
+    assert [["ok", "store_limit_reached"]] * SLOT_ROUNDS == [sorted(pair) for pair in rounds]
+    counts = database.rows(
+        "SELECT scope, members FROM bound_counts WHERE scope LIKE 'self-stores:%' ORDER BY scope"
+    )
+    assert [1] * SLOT_ROUNDS == [members for _, members in counts]
+    active = database.rows(
+        "SELECT count(*) FROM authorizations WHERE active AND bound_scope IS NOT NULL"
+    )
+    assert [(SLOT_ROUNDS,)] == active

@@ -16,21 +16,22 @@ from aliexpress_onboarding.domain.account import (
     SubmitProfile,
 )
 from aliexpress_onboarding.domain.actors import Actor, Role
-from aliexpress_onboarding.domain.app import (
-    App,
-    AuthorizeStore,
-    ResetSecret,
-    Resume,
-    RevokeStore,
-    Store,
-    Suspend,
-)
+from aliexpress_onboarding.domain.app import App, ResetSecret, Resume, Store, Suspend
 from aliexpress_onboarding.domain.application import (
     ApplicationStatus,
     Approve,
     DeveloperApplication,
     Escalate,
     Reject,
+)
+from aliexpress_onboarding.domain.authorization import (
+    NO_USAGE,
+    AuthorizationStatus,
+    BoundUsage,
+    ReauthorizeStore,
+    RevokeStore,
+    StoreAuthorization,
+    authorization_id,
 )
 from aliexpress_onboarding.domain.eligibility import Applicant
 from aliexpress_onboarding.domain.events import (
@@ -463,63 +464,118 @@ def store(n: int, seller: str = "seller-1", enterprise: str = "ent-1") -> Store:
     return Store(f"store-{n}", seller, enterprise)
 
 
+def authorize(
+    app: App, the_store: Store, actor: Actor = OWNER, usage: BoundUsage = NO_USAGE
+) -> StoreAuthorization:
+    authorization, _ = StoreAuthorization.authorize(
+        app=app, account=active_account(), store=the_store, usage=usage, actor=actor, now=hours(3)
+    )
+    return authorization
+
+
 def test_self_app_authorized_for_own_enterprise_store() -> None:
     """A Self developer's app can be authorized for its own enterprise's store."""
-    app, _ = created_app().handle(AuthorizeStore(store(1)), OWNER, hours(3))
-    assert app.is_authorized_by("store-1")
+    authorization, events = StoreAuthorization.authorize(
+        app=created_app(),
+        account=active_account(),
+        store=store(1),
+        usage=NO_USAGE,
+        actor=OWNER,
+        now=hours(3),
+    )
+    assert (authorization_id("app-1", "store-1"), "app-1", "store-1", True, 2) == (
+        authorization.id,
+        authorization.app_id,
+        authorization.store_id,
+        authorization.is_active,
+        authorization.store_limit,
+    )
+    assert [("StoreAuthorized", authorization.id)] == [(e.type, e.aggregate_id) for e in events]
 
 
 def test_self_app_refuses_stores_of_other_enterprises() -> None:
     """A Self developer's app cannot be authorized for another enterprise's store."""
     other = store(9, seller="seller-2", enterprise="ent-2")
     with pytest.raises(RuleViolationError) as caught:
-        created_app().handle(AuthorizeStore(other), OTHER_SELLER, hours(3))
+        authorize(created_app(), other, OTHER_SELLER)
     assert ["store_of_other_enterprise"] == [p.code for p in caught.value.problems]
 
 
-def test_self_app_store_count_bounded_by_enterprise_verification() -> None:
-    """No more stores than the enterprise verification covers (2 here)."""
-    app = created_app()
-    for n in (1, 2):
-        app, _ = app.handle(AuthorizeStore(store(n)), OWNER, hours(3))
+def test_self_store_bound_is_per_developer_across_its_self_apps() -> None:
+    """The account's Self apps hold 2 distinct stores, its verified count: a third is refused."""
     with pytest.raises(RuleViolationError) as caught:
-        app.handle(AuthorizeStore(store(3)), OWNER, hours(3))
+        authorize(created_app(), store(3), usage=BoundUsage(2, holds_member=False))
     assert ["store_limit_reached"] == [p.code for p in caught.value.problems]
+    assert authorize(created_app(), store(3), usage=BoundUsage(1, holds_member=False)).is_active
+
+
+def test_a_store_on_two_self_apps_counts_once() -> None:
+    """A store another Self app of the account already serves takes no new place."""
+    authorization = authorize(created_app(), store(1), usage=BoundUsage(2, holds_member=True))
+    assert authorization.bound_claim is not None
+    assert ("self-stores:acc-1", "store-1", 2) == (
+        authorization.bound_claim.scope,
+        authorization.bound_claim.member,
+        authorization.bound_claim.limit,
+    )
 
 
 def test_commercial_app_authorized_by_any_seller_for_its_own_store() -> None:
-    """Any seller may authorize a Commercial developer's app for its own store."""
+    """Any seller may authorize a Commercial developer's app for its own store, unbounded."""
     app = created_app(DeveloperType.COMMERCIAL)
     for n in range(5):
         seller = Actor.seller(f"merchant-{n}")
-        app, _ = app.handle(AuthorizeStore(store(n, seller.id, f"ent-{n}")), seller, hours(3))
-    assert 5 == len(app.authorizations)
+        found = authorize(app, store(n, seller.id, f"ent-{n}"), seller, BoundUsage(9, False))
+        assert (True, None, None) == (found.is_active, found.store_limit, found.bound_claim)
 
 
 def test_seller_cannot_authorize_a_store_it_does_not_own() -> None:
     """A seller authorizes only its own store."""
     with pytest.raises(RuleViolationError) as caught:
-        created_app(DeveloperType.COMMERCIAL).handle(
-            AuthorizeStore(store(1, "merchant-1", "ent-9")), OTHER_SELLER, hours(3)
-        )
+        authorize(created_app(DeveloperType.COMMERCIAL), store(1, "merchant-1"), OTHER_SELLER)
     assert ["not_store_seller"] == [p.code for p in caught.value.problems]
 
 
 def test_store_authorization_can_be_revoked() -> None:
     """Either kind of authorization can be revoked; the store may then authorize again."""
-    app, _ = created_app().handle(AuthorizeStore(store(1)), OWNER, hours(3))
-    app, events = app.handle(RevokeStore("store-1"), OWNER, hours(4))
-    assert (False, "StoreAuthorizationRevoked") == (app.is_authorized_by("store-1"), events[0].type)
-    assert app.handle(AuthorizeStore(store(1)), OWNER, hours(5))[0].is_authorized_by("store-1")
+    authorization = authorize(created_app(), store(1))
+    revoked, events = authorization.handle(RevokeStore(), OWNER, hours(4))
+    assert (AuthorizationStatus.REVOKED, None, "StoreAuthorizationRevoked") == (
+        revoked.status,
+        revoked.bound_claim,
+        events[0].type,
+    )
+    again = ReauthorizeStore(created_app(), active_account(), store(1), NO_USAGE)
+    renewed, events = revoked.handle(again, OWNER, hours(5))
+    assert (True, hours(5), 3, "StoreAuthorized") == (
+        renewed.is_active,
+        renewed.authorized_at,
+        renewed.version,
+        events[0].type,
+    )
+
+
+def test_revoked_only_by_the_store_seller_the_app_owner_or_the_system() -> None:
+    """Another seller cannot revoke a store's authorization; the app's owner and system can."""
+    merchant = Actor.seller("merchant-1")
+    authorization = authorize(
+        created_app(DeveloperType.COMMERCIAL), store(1, merchant.id, "ent-9"), merchant
+    )
+    with pytest.raises(RuleViolationError) as caught:
+        authorization.handle(RevokeStore(), OTHER_SELLER, hours(4))
+    assert ["not_owner_or_store_seller"] == [p.code for p in caught.value.problems]
+    for actor in (merchant, OWNER, SYSTEM):
+        assert not authorization.handle(RevokeStore(), actor, hours(4))[0].is_active
 
 
 def test_suspended_app_takes_no_new_authorizations() -> None:
     """A suspended app refuses new stores until resumed."""
     app, _ = created_app().handle(Suspend("abuse report"), REVIEWER, hours(3))
-    with pytest.raises(TransitionNotAllowedError):
-        app.handle(AuthorizeStore(store(1)), OWNER, hours(3))
+    with pytest.raises(RuleViolationError) as caught:
+        authorize(app, store(1))
+    assert ["app_not_active"] == [p.code for p in caught.value.problems]
     app, _ = app.handle(Resume(), REVIEWER, hours(4))
-    assert app.handle(AuthorizeStore(store(1)), OWNER, hours(5))[0].is_authorized_by("store-1")
+    assert authorize(app, store(1)).is_active
 
 
 # --------------------------------------------------------------------------- actors, matrix, time
@@ -535,8 +591,8 @@ MATRIX = {
     ("application", "reject"): {"reviewer"},
     ("application", "escalate"): {"owner", "system"},
     ("app", "reset_secret"): {"owner"},
-    ("app", "authorize_store"): {"owner", "other_seller"},
-    ("app", "revoke_store"): {"owner", "other_seller", "system"},
+    ("authorization", "reauthorize_store"): {"owner", "other_seller"},
+    ("authorization", "revoke_store"): {"owner", "other_seller", "system"},
     ("app", "suspend"): {"reviewer"},
     ("app", "resume"): {"reviewer"},
 }
@@ -554,6 +610,11 @@ def aggregate_in_state_allowing(kind: str, command: str) -> object:
         )
     if kind == "application":
         return submitted()
+    if kind == "authorization":
+        authorization = authorize(created_app(), store(1))
+        if command == "revoke_store":
+            return authorization
+        return authorization.handle(RevokeStore(), OWNER, hours(4))[0]
     app = created_app()
     return app.handle(Suspend("x"), REVIEWER, hours(3))[0] if command == "resume" else app
 
@@ -647,9 +708,12 @@ def test_transition_result_is_what_a_validated_construction_gives() -> None:
     decided, _ = escalated.handle(Reject("Licence unreadable"), REVIEWER, hours(50))
     app = created_app()
     reset, _ = app.handle(ResetSecret(NEW_SECRET, timedelta(hours=1)), OWNER, hours(3))
-    store = Store("store-1", "seller-1", "ent-1")
-    authorized, _ = reset.handle(AuthorizeStore(store), OWNER, hours(4))
-    results = [account, escalated, decided, reset, authorized]
+    authorized = authorize(reset, Store("store-1", "seller-1", "ent-1"))
+    revoked, _ = authorized.handle(RevokeStore(), SYSTEM, hours(4))
+    moved = Store("store-1", "seller-1", "ent-2")  # the store's enterprise changed
+    again = ReauthorizeStore(reset, attrs.evolve(account, enterprise_id="ent-2"), moved, NO_USAGE)
+    renewed, _ = revoked.handle(again, OWNER, hours(5))
+    results = [account, escalated, decided, reset, authorized, revoked, renewed]
     assert results == [attrs.evolve(result) for result in results]
     assert (ApplicationStatus.REJECTED, 3, hours(50), "ticket-1") == (
         decided.status,
@@ -657,7 +721,7 @@ def test_transition_result_is_what_a_validated_construction_gives() -> None:
         decided.updated_at,
         decided.ticket_id,
     )
-    assert (2, 3, store) == (reset.version, authorized.version, authorized.authorizations[0].store)
+    assert (2, 3, "ent-2") == (reset.version, renewed.version, renewed.store.enterprise_id)
 
 
 _TINY = StateMachine(
@@ -804,7 +868,7 @@ def test_diagrams_in_docs_match_the_tables() -> None:
     docs = (Path(__file__).resolve().parent.parent / "docs" / "concepts.md").read_text(
         encoding="utf-8"
     )
-    for name in ("account", "application", "app"):
+    for name in ("account", "application", "app", "authorization"):
         assert f"```mermaid\n{diagram(name)}```" in docs
 
 

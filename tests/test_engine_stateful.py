@@ -28,22 +28,21 @@ from aliexpress_onboarding.domain.account import (
     SubmitProfile,
 )
 from aliexpress_onboarding.domain.actors import Actor, ActorKind
-from aliexpress_onboarding.domain.app import (
-    App,
-    AppStatus,
-    AuthorizeStore,
-    ResetSecret,
-    Resume,
-    RevokeStore,
-    Store,
-    Suspend,
-)
+from aliexpress_onboarding.domain.app import App, AppStatus, ResetSecret, Resume, Store, Suspend
 from aliexpress_onboarding.domain.application import (
     ApplicationStatus,
     Approve,
     DeveloperApplication,
     Escalate,
     Reject,
+)
+from aliexpress_onboarding.domain.authorization import (
+    NO_USAGE,
+    BoundUsage,
+    ReauthorizeStore,
+    RevokeStore,
+    StoreAuthorization,
+    authorization_id,
 )
 from aliexpress_onboarding.domain.eligibility import Applicant
 from aliexpress_onboarding.domain.events import Event, ReviewEscalated
@@ -140,6 +139,7 @@ class OnboardingMachine(RuleBasedStateMachine):
         self.accounts: dict[str, DeveloperAccount] = {}
         self.applications: dict[str, DeveloperApplication] = {}
         self.apps: dict[str, App] = {}
+        self.authorizations: dict[str, StoreAuthorization] = {}
         self.versions: dict[str, int] = {}
         self.events: list[Event] = []
         self.event_texts: list[str] = []  # each event's repr, str and every field, rendered once
@@ -417,6 +417,15 @@ class OnboardingMachine(RuleBasedStateMachine):
         command = ResetSecret(AppSecret(secret), overlap=timedelta(hours=overlap_hours))
         assert (role == "owner") == self.transition(self.apps, key, command, actor)
 
+    def self_usage(self, account_id: str, store_id: str) -> BoundUsage:
+        """What the repository would say: the account's distinct active Self stores."""
+        held = {
+            a.store_id
+            for a in self.authorizations.values()
+            if a.account_id == account_id and a.bound_claim is not None
+        }
+        return BoundUsage(len(held), holds_member=store_id in held)
+
     @precondition(lambda self: self.apps)
     @rule(
         pick=PICK,
@@ -425,44 +434,68 @@ class OnboardingMachine(RuleBasedStateMachine):
         role=st.one_of(st.just("store_seller"), ROLES),
     )
     def authorize_store(self, pick: int, store_pick: int, own_enterprise: bool, role: str) -> None:
-        key = mine(pick, sorted(self.apps))
-        app = self.apps[key]
-        ours = [s for s in STORES if s.enterprise_id == app.enterprise_id]
+        """First time a record is made; after a revocation the record is authorized again."""
+        app = self.apps[mine(pick, sorted(self.apps))]
+        account = self.accounts[app.account_id]
+        ours = [s for s in STORES if s.enterprise_id == account.enterprise_id]
         store = mine(store_pick, ours if own_enterprise else list(STORES))
         actor = (
             Actor.seller(store.seller_id) if role == "store_seller" else resolve(role, app.owner_id)
         )
-        self_ok = app.developer_type is DeveloperType.COMMERCIAL or (
-            store.enterprise_id == app.enterprise_id
-            and len(app.authorizations) < (app.store_limit or 0)
+        is_self = app.developer_type is DeveloperType.SELF
+        usage = self.self_usage(account.id, store.store_id) if is_self else NO_USAGE
+        self_ok = not is_self or (
+            store.enterprise_id == account.enterprise_id
+            and (usage.holds_member or usage.members < account.verified_store_count)
         )
         expected = (
             actor.kind is ActorKind.SELLER
             and actor.id == store.seller_id
             and app.status is AppStatus.ACTIVE
-            and not app.is_authorized_by(store.store_id)
             and self_ok
         )
-        assert expected == self.transition(self.apps, key, AuthorizeStore(store), actor)
+        key = authorization_id(app.id, store.store_id)
+        existing = self.authorizations.get(key)
+        if existing is not None:
+            again = ReauthorizeStore(app, account, store, usage)
+            expected = expected and not existing.is_active
+            assert expected == self.transition(self.authorizations, key, again, actor)
+            return
+        try:
+            authorization, events = StoreAuthorization.authorize(
+                app=app, account=account, store=store, usage=usage, actor=actor, now=self.now
+            )
+        except OnboardingError:
+            assert not expected
+            return
+        assert expected
+        assert (key, store.store_id, app.id) == (
+            authorization.id,
+            authorization.store_id,
+            authorization.app_id,
+        )
+        self.record_creation(authorization, events, actor)
+        self.authorizations[key] = authorization
 
-    @precondition(lambda self: any(a.authorizations for a in self.apps.values()))
-    @rule(
-        pick=PICK,
-        store_id=st.sampled_from(STORE_IDS),
-        role=st.one_of(st.just("store_seller"), ROLES),
-    )
-    def revoke_store(self, pick: int, store_id: str, role: str) -> None:
-        key = mine(pick, sorted(self.apps))
-        app = self.apps[key]
-        store = next(s for s in STORES if s.store_id == store_id)
+    @precondition(lambda self: self.authorizations)
+    @rule(pick=PICK, role=st.one_of(st.just("store_seller"), ROLES))
+    def revoke_store(self, pick: int, role: str) -> None:
+        key = mine(pick, sorted(self.authorizations))
+        authorization = self.authorizations[key]
+        store = authorization.store
         actor = (
-            Actor.seller(store.seller_id) if role == "store_seller" else resolve(role, app.owner_id)
+            Actor.seller(store.seller_id)
+            if role == "store_seller"
+            else resolve(role, authorization.app_owner_id)
         )
-        expected = app.is_authorized_by(store_id) and (
+        expected = authorization.is_active and (
             actor.kind is ActorKind.SYSTEM
-            or (actor.kind is ActorKind.SELLER and actor.id in (app.owner_id, store.seller_id))
+            or (
+                actor.kind is ActorKind.SELLER
+                and actor.id in (authorization.app_owner_id, store.seller_id)
+            )
         )
-        assert expected == self.transition(self.apps, key, RevokeStore(store_id), actor)
+        assert expected == self.transition(self.authorizations, key, RevokeStore(), actor)
 
     @precondition(lambda self: self.apps)
     @rule(pick=PICK, role=roles("reviewer"))
@@ -485,7 +518,12 @@ class OnboardingMachine(RuleBasedStateMachine):
     # ------------------------------------------------------------------ invariants
 
     def aggregates(self) -> list[Any]:
-        return [*self.accounts.values(), *self.applications.values(), *self.apps.values()]
+        return [
+            *self.accounts.values(),
+            *self.applications.values(),
+            *self.apps.values(),
+            *self.authorizations.values(),
+        ]
 
     @invariant()
     def version_counts_successful_transitions(self) -> None:
@@ -536,13 +574,19 @@ class OnboardingMachine(RuleBasedStateMachine):
         assert set() == escalators - allowed
 
     @invariant()
-    def self_apps_serve_own_enterprise_within_limit(self) -> None:
-        """A Self app serves at most store_limit stores, all of its own enterprise."""
-        for app in self.apps.values():
-            if app.developer_type is DeveloperType.SELF:
-                assert app.store_limit is not None
-                assert len(app.authorizations) <= app.store_limit
-                assert {app.enterprise_id} >= {a.store.enterprise_id for a in app.authorizations}
+    def self_stores_of_a_developer_within_its_verified_count(self) -> None:
+        """Across all Self apps of an account: distinct active stores <= its verified count, all
+        of its own enterprise; every active authorization is by the store's own seller."""
+        for account in self.accounts.values():
+            active = [
+                a
+                for a in self.authorizations.values()
+                if a.account_id == account.id
+                and a.is_active
+                and a.developer_type is DeveloperType.SELF
+            ]
+            assert len({a.store_id for a in active}) <= account.verified_store_count
+            assert {account.enterprise_id} >= {a.store.enterprise_id for a in active}
 
     @invariant()
     def app_names_unique_per_account(self) -> None:
@@ -589,8 +633,14 @@ ANY_COMMAND = st.one_of(
         st.just(AppSecret("reset-secret-0123456789abcdef")),
         overlap=st.sampled_from((timedelta(0), timedelta(hours=2))),
     ),
-    st.builds(AuthorizeStore, st.sampled_from(STORES)),
-    st.builds(RevokeStore, st.sampled_from(STORE_IDS)),
+    st.builds(
+        lambda store, usage: ReauthorizeStore(
+            created_app(DeveloperType.SELF), active_account(), store, usage
+        ),
+        st.sampled_from(STORES),
+        st.builds(BoundUsage, st.integers(0, 3), holds_member=st.booleans()),
+    ),
+    st.just(RevokeStore()),
     st.just(Suspend("abuse report")),
     st.just(Resume()),
 )
@@ -654,6 +704,14 @@ STARTS: dict[str, Callable[[], Any]] = {
     "application": submitted_application,
     "self_app": lambda: created_app(DeveloperType.SELF),
     "commercial_app": lambda: created_app(DeveloperType.COMMERCIAL),
+    "authorization": lambda: StoreAuthorization.authorize(
+        app=created_app(DeveloperType.SELF),
+        account=active_account(),
+        store=STORES[0],
+        usage=NO_USAGE,
+        actor=OWNER,
+        now=T0,
+    )[0],
 }
 
 

@@ -46,7 +46,7 @@ from aliexpress_onboarding import (
     AppName,
     Approve,
     AppSecret,
-    AuthorizeStore,
+    BoundUsage,
     CountryCode,
     DeveloperAccount,
     DeveloperApplication,
@@ -63,6 +63,7 @@ from aliexpress_onboarding import (
     MediaType,
     OnboardingError,
     PermissionDeniedError,
+    ReauthorizeStore,
     Reject,
     ResetSecret,
     Resume,
@@ -71,6 +72,7 @@ from aliexpress_onboarding import (
     Role,
     RuleViolationError,
     Store,
+    StoreAuthorization,
     StorePlatform,
     SubmitProfile,
     Suspend,
@@ -86,7 +88,13 @@ from aliexpress_onboarding import (
 from aliexpress_onboarding._iso3166 import ASSIGNED_ALPHA2
 from aliexpress_onboarding.domain.values import cif_control, uscc_check_character
 from aliexpress_onboarding.serialization import from_json, to_dict, to_json
-from aliexpress_onboarding.testing import T0, sample_account, sample_app, sample_application
+from aliexpress_onboarding.testing import (
+    T0,
+    sample_account,
+    sample_app,
+    sample_application,
+    sample_authorization,
+)
 
 # --------------------------------------------------------------------------- bugs found (fixed)
 
@@ -1038,16 +1046,28 @@ COMMANDS: Final[dict[type[Any], tuple[dict[str, Any], dict[str, Any]]]] = {
         {"new_secret": secret_texts.map(AppSecret), "overlap": overlaps},
         {"new_secret": faulty(secret_texts), "overlap": near_overlaps},
     ),
-    AuthorizeStore: (
-        {"store": st.builds(Store, ids, ids, ids)},
-        {"store": faulty(st.just(("st-1", "seller-1", "ent-1")))},
+    ReauthorizeStore: (
+        {
+            "app": st.deferred(lambda: st.sampled_from(APPS)),
+            "account": st.deferred(lambda: st.just(fresh_account(active=True))),
+            "store": st.builds(Store, ids, ids, ids),
+            "usage": st.builds(BoundUsage, st.integers(0, 10_000), holds_member=st.booleans()),
+        },
+        {
+            "app": faulty(st.just("app-1")),
+            "account": faulty(st.deferred(lambda: st.just(fresh_account(active=False)))),
+            "store": faulty(st.just(("st-1", "seller-1", "ent-1"))),
+            "usage": faulty(st.just((1, True)), st.just(-1)),
+        },
     ),
-    RevokeStore: ({"store_id": ids}, {"store_id": near_ids}),
+    RevokeStore: ({}, {}),
     Suspend: ({"reason": reasons}, {"reason": near_reasons}),
     Resume: ({}, {}),
 }
 COMMAND_NAMES: Final = {
-    name for kind in (DeveloperAccount, DeveloperApplication, App) for name in kind.machine.commands
+    name
+    for kind in (DeveloperAccount, DeveloperApplication, App, StoreAuthorization)
+    for name in kind.machine.commands
 }
 
 
@@ -1186,7 +1206,7 @@ def rightful_actor(command: object, owner_id: str = OWNER.id) -> Actor:
             return REVIEWER
         case Escalate():  # the owner or the system (DESIGN.md); the ticket id picks which
             return SYSTEM if len(command.ticket_id) % 2 else Actor.seller(owner_id)
-        case AuthorizeStore():
+        case ReauthorizeStore():
             return Actor.seller(command.store.seller_id)
     return Actor.seller(owner_id)
 
@@ -1232,10 +1252,18 @@ OWN_COMMANDS: Final = {
             st.integers(0, 10**6).map(lambda n: AppSecret(f"fuzz-secret-{n:07d}-rotated")),
             st.sampled_from([timedelta(0), timedelta(hours=1), timedelta(days=30)]),
         ),
-        st.builds(AuthorizeStore, st.sampled_from(STORES)),
-        st.builds(RevokeStore, st.sampled_from([*(s.store_id for s in STORES), "st-unknown"])),
         st.builds(Suspend, reasons),
         st.just(Resume()),
+    ),
+    "authorization": st.one_of(
+        st.builds(
+            ReauthorizeStore,
+            st.deferred(lambda: st.sampled_from(APPS)),
+            st.deferred(lambda: st.just(fresh_account(active=True))),
+            st.sampled_from(STORES),
+            st.builds(BoundUsage, st.integers(0, 3), holds_member=st.booleans()),
+        ),
+        st.just(RevokeStore()),
     ),
 }
 any_command = st.one_of(*OWN_COMMANDS.values())
@@ -1301,11 +1329,23 @@ def created_app(developer_type: DeveloperType) -> App:
     return app
 
 
+APPS: Final = (created_app(DeveloperType.SELF), created_app(DeveloperType.COMMERCIAL))
 STARTS: Final[dict[str, tuple[str, Any]]] = {  # immutable: every example may start from them
     "account": ("account", fresh_account(active=False)),
     "application": ("application", submitted()),
-    "self_app": ("app", created_app(DeveloperType.SELF)),
-    "commercial_app": ("app", created_app(DeveloperType.COMMERCIAL)),
+    "self_app": ("app", APPS[0]),
+    "commercial_app": ("app", APPS[1]),
+    "authorization": (
+        "authorization",
+        StoreAuthorization.authorize(
+            app=APPS[0],
+            account=fresh_account(active=True),
+            store=STORES[0],
+            usage=BoundUsage(0, holds_member=False),
+            actor=OWNER,
+            now=T0,
+        )[0],
+    ),
 }
 
 
@@ -1666,10 +1706,7 @@ def test_create_app_is_refused_with_onboarding_error_or_issues_credentials(
     assert not [
         a for a in kwargs["existing_apps"] if a.account_id == account.id and a.name == app.name
     ]
-    expected_limit = (
-        account.verified_store_count if app.developer_type is DeveloperType.SELF else None
-    )
-    assert (expected_limit, 1) == (app.store_limit, app.version)
+    assert 1 == app.version
     check_events(app, events, kwargs["actor"], kwargs["now"])
 
 
@@ -1698,6 +1735,7 @@ def _every_document() -> list[dict[str, Any]]:
         Reject("blurry"), REVIEWER, T0
     )
     app, app_events = sample_app(account, decided)
+    authorization, authorization_events = sample_authorization(account, app)
     report = check_eligibility(decided.applicant, DeveloperType.COMMERCIAL)
     objects = [
         account,
@@ -1708,8 +1746,8 @@ def _every_document() -> list[dict[str, Any]]:
         decided.applicant,
         report,
         *report.problems,
-        *app.authorizations,
-        app.authorizations[0].store,
+        authorization,
+        authorization.store,
         PROFILE,
         OWNER,
         *account_events,
@@ -1717,6 +1755,7 @@ def _every_document() -> list[dict[str, Any]]:
         *decided_events,
         *rejected_events,
         *app_events,
+        *authorization_events,
     ]
     return [to_dict(o, include_secrets=True) for o in objects] + [to_dict(app)]
 

@@ -20,6 +20,7 @@ from aliexpress_onboarding import (
     DeveloperAccount,
     DeveloperApplication,
     DeveloperProfile,
+    DeveloperType,
     EmailAddress,
     LicenseDocument,
     NotFoundError,
@@ -31,6 +32,8 @@ from aliexpress_onboarding import (
     ValidationError,
 )
 from aliexpress_onboarding.adapters.memory import InMemoryRepository
+from aliexpress_onboarding.adapters.sqlite import SQLiteRepository
+from aliexpress_onboarding.domain.authorization import NO_USAGE
 from aliexpress_onboarding.domain.values import Secret
 from aliexpress_onboarding.errors import InvalidRecordError
 from aliexpress_onboarding.serialization import to_json
@@ -98,7 +101,7 @@ def world() -> World:
     app = service.reset_secret(app.id, actor=OWNER, overlap=timedelta(hours=24))
     for store_id in ("store-b", "store-a"):
         store = Store(store_id, OWNER.id, account.enterprise_id)
-        app = service.authorize_store(app.id, store, actor=OWNER)
+        service.authorize_store(app.id, store, actor=OWNER)
     return World(service, clock, account, other, application, app)
 
 
@@ -381,23 +384,32 @@ _STORE_IDS = st.lists(
 )
 
 
+@pytest.mark.parametrize("store", ["memory", "sqlite"])
 @given(store_ids=_STORE_IDS, limit=st.integers(1, 45))
 def test_paging_yields_each_authorization_once_in_store_id_order(
-    store_ids: list[str], limit: int
+    store: str, store_ids: list[str], limit: int
 ) -> None:
-    """Any number of authorizations, any page size: every one exactly once, in order."""
+    """Any number of authorizations, any page size: every one exactly once, in order.
+
+    Store ids order by code point, in memory as in SQLite's index (any Unicode text).
+    """
     account, _ = sample_account()
-    approved, _ = sample_application(account)[0].handle(Approve(), REVIEWER, T0)
+    application, _ = sample_application(account, developer_type=DeveloperType.COMMERCIAL)
+    approved, _ = application.handle(Approve(), REVIEWER, T0)
     app, _ = sample_app(account, approved)
-    app = attrs.evolve(
-        app,
-        store_limit=None,
-        authorizations=tuple(
-            StoreAuthorization(Store(store_id, "seller-x", "ent-x"), T0) for store_id in store_ids
-        ),
-    )
-    repository = InMemoryRepository()
+    repository = InMemoryRepository() if store == "memory" else SQLiteRepository(":memory:")
     repository.add(app, [])
+    seller = Actor.seller("seller-x")
+    for store_id in store_ids:
+        authorization, events = StoreAuthorization.authorize(
+            app=app,
+            account=account,
+            store=Store(store_id, seller.id, "ent-x"),
+            usage=NO_USAGE,
+            actor=seller,
+            now=T0,
+        )
+        repository.add(authorization, events)
     service = OnboardingService(repository=repository)
     pages: list[Page[StoreAuthorization]] = []
     after = None

@@ -214,6 +214,7 @@ def onboard(service: OnboardingService, clock: ManualClock, audit: Audit) -> lis
     audit.refused(lambda: service.revoke_store(app.id, OWN_STORE.store_id, actor=STRANGER))
     revoked = service.revoke_store(app.id, OWN_STORE.store_id, actor=SELLER)
     seen += [app, renewed, authorized, revoked]
+    renewed = service.repository.get(App, app.id)
 
     clock.current += timedelta(hours=2)  # past the retry delay of the failed notification
     assert 0 == service.dispatch_pending().failed
@@ -221,11 +222,11 @@ def onboard(service: OnboardingService, clock: ManualClock, audit: Audit) -> lis
     for value in (first + " ", first + "\n", first[:15], first * 9, "\u00e9" + second):
         audit.refused(lambda value=value: AppSecret(value))
     audit.refused(lambda: ResetSecret(first))  # type: ignore[arg-type]
-    tampered = to_dict(revoked, include_secrets=True)
+    tampered = to_dict(renewed, include_secrets=True)
     tampered["data"]["secret"] = first + " "
     audit.refused(lambda: from_json(json.dumps(tampered), App))
-    audit.refused(lambda: revoked.secret_matches(first, clock.now().replace(tzinfo=None)))
-    audit.refused(lambda: service.repository.save(revoked, (), expected_version=1))
+    audit.refused(lambda: renewed.secret_matches(first, clock.now().replace(tzinfo=None)))
+    audit.refused(lambda: service.repository.save(renewed, (), expected_version=1))
     return seen
 
 

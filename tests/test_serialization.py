@@ -18,9 +18,9 @@ from aliexpress_onboarding import (
     DeveloperAccount,
     DeveloperApplication,
     DeveloperType,
+    EligibilityReport,
     InvalidRecordError,
-    Store,
-    StoreAuthorization,
+    Problem,
     ValidationError,
     check_eligibility,
 )
@@ -32,7 +32,13 @@ from aliexpress_onboarding.serialization import (
     to_dict,
     to_json,
 )
-from aliexpress_onboarding.testing import T0, sample_account, sample_app, sample_application
+from aliexpress_onboarding.testing import (
+    T0,
+    sample_account,
+    sample_app,
+    sample_application,
+    sample_authorization,
+)
 
 
 def everything() -> list[Any]:
@@ -126,8 +132,10 @@ def _approved_app() -> tuple[DeveloperApplication, App]:
         ("app", "version", -1),
         ("app", "owner_id", ""),
         ("app", "enterprise_id", ""),
-        ("app", "store_limit", -1),
-        ("app", "store_limit", 10_001),
+        ("authorization", "store_limit", -1),
+        ("authorization", "store_limit", 10_001),
+        ("authorization", "app_id", ""),
+        ("authorization", "version", 0),
     ],
 )
 def test_stored_aggregate_fields_obey_the_constructor_rules(
@@ -135,7 +143,13 @@ def test_stored_aggregate_fields_obey_the_constructor_rules(
 ) -> None:
     """A document cannot hold what the aggregate's constructor would refuse; the path says where."""
     approved, app = _approved_app()
-    aggregate = {"account": sample_account()[0], "application": approved, "app": app}[kind]
+    authorization, _ = sample_authorization(sample_account()[0], app)
+    aggregate = {
+        "account": sample_account()[0],
+        "application": approved,
+        "app": app,
+        "authorization": authorization,
+    }[kind]
     document = to_dict(aggregate, include_secrets=True)
     document["data"][field] = value
     with pytest.raises(InvalidRecordError) as caught:
@@ -143,27 +157,29 @@ def test_stored_aggregate_fields_obey_the_constructor_rules(
     assert [f"$.data.{field}"] == [p.split(":")[0] for p in caught.value.problems]
 
 
+def _report() -> EligibilityReport:
+    applicant = sample_application(sample_account()[0])[0].applicant
+    return check_eligibility(attrs.evolve(applicant, is_enterprise=False), "self")
+
+
 def test_a_refusal_inside_a_list_names_the_item_and_its_field() -> None:
     """Problems in list items carry the item's index and the nested field in their path."""
-    _, app = _approved_app()
-    document = to_dict(app, include_secrets=True)
-    document["data"]["authorizations"][0]["store"]["store_id"] = ""
-    document["data"]["authorizations"][0]["authorized_at"] = 5
+    document = to_dict(_report())
+    document["data"]["problems"][0]["blocking"] = "yes"
+    document["data"]["problems"][0]["code"] = 5
     with pytest.raises(InvalidRecordError) as caught:
         from_dict(document)
     assert [
-        "$.data.authorizations[0].store.store_id",
-        "$.data.authorizations[0].authorized_at",
+        "$.data.problems[0].code",
+        "$.data.problems[0].blocking",
     ] == [p.split(":")[0] for p in caught.value.problems]
 
 
 def test_string_is_not_a_list_of_letters() -> None:
     """A string where a list belongs is refused."""
-    account, _ = sample_account()
-    approved, _ = sample_application(account)[0].handle(Approve(), Actor.reviewer("r"), T0)
-    document = to_dict(sample_app(account, approved)[0], include_secrets=True)
-    document["data"]["authorizations"] = "hello"
-    with pytest.raises(InvalidRecordError, match="authorizations"):
+    document = to_dict(_report())
+    document["data"]["problems"] = "hello"
+    with pytest.raises(InvalidRecordError, match="problems"):
         from_dict(document)
 
 
@@ -338,10 +354,11 @@ def test_a_stored_document_missing_any_field_is_refused_naming_its_path(
     ]
 
 
-def test_a_self_app_without_its_store_limit_is_refused() -> None:
+def test_a_self_authorization_without_its_store_limit_is_refused() -> None:
     """The issue's case: no store limit is no longer 'no limit'."""
     _, app = _approved_app()
-    document = json.loads(to_json(app, include_secrets=True))
+    authorization, _ = sample_authorization(sample_account()[0], app)
+    document = json.loads(to_json(authorization, include_secrets=True))
     del document["data"]["store_limit"]
     with pytest.raises(InvalidRecordError, match=r"\$\.data\.store_limit: required field missing"):
         from_json(json.dumps(document))
@@ -349,10 +366,10 @@ def test_a_self_app_without_its_store_limit_is_refused() -> None:
 
 def test_what_cannot_be_read_back_is_not_written() -> None:
     """The write cap is the read cap: to_json refuses what from_json could not read."""
-    _, app = _approved_app()
-    one = StoreAuthorization(Store("store-1", "seller-1", app.enterprise_id), T0)
-    too_big = attrs.evolve(app, authorizations=(one,) * 10_000)  # ~1.5 MB of JSON
-    fits = attrs.evolve(app, authorizations=(one,) * 10)
+    report = _report()
+    one = Problem("some_code", "x" * 150)
+    too_big = attrs.evolve(report, problems=(one,) * 6_000)  # ~1.1 MB of JSON
+    fits = attrs.evolve(report, problems=(one,) * 10)
     with pytest.raises(InvalidRecordError) as caught:
         to_json(too_big, include_secrets=True)
     assert (True, True, fits) == (

@@ -145,10 +145,10 @@ def run_onboarding_demo(out: TextIO, url: str) -> None:
     if _find(lambda: repository.get(App, APP_ID)) is None:
         app = service.create_app(ACCOUNT_ID, DeveloperType.SELF, "sunrise_sync", actor=SELLER)
         step(f"3.4 app {app.name} created: appKey {app.app_key}, appSecret {app.secret}")
-        app = service.authorize_store(
+        service.authorize_store(
             APP_ID, Store("store-sunrise-1", SELLER.id, "ent-sunrise"), actor=SELLER
         )
-        step("next: the seller authorizes the app for its own store store-sunrise-1")
+        step("the seller authorized the app for its own store store-sunrise-1")
     app = service.reset_secret(APP_ID, actor=SELLER, overlap=timedelta(hours=24))
     step(f"appSecret reset (the old one works 24 h more): now {app.secret!r}, v{app.version}")
 

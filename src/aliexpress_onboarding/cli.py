@@ -814,8 +814,8 @@ def _parser() -> argparse.ArgumentParser:
     diagram.add_argument(
         "name",
         type=str.lower,
-        choices=("account", "application", "app"),
-        metavar="ACCOUNT|APPLICATION|APP",
+        choices=("account", "application", "app", "authorization"),
+        metavar="ACCOUNT|APPLICATION|APP|AUTHORIZATION",
         help="which aggregate (any case)",
     )
     diagram.set_defaults(run=_diagram)

@@ -15,6 +15,7 @@ import attrs
 from .domain.account import DeveloperAccount
 from .domain.app import App
 from .domain.application import DeveloperApplication
+from .domain.authorization import BoundUsage, StoreAuthorization
 from .domain.events import Event
 from .domain.values import AppKey, AppSecret
 from .platform import AccessToken, RefreshToken, TokenGrant
@@ -31,15 +32,16 @@ __all__ = [
     "account_of_seller_key",
 ]
 
-AggregateRoot = DeveloperAccount | DeveloperApplication | App
+AggregateRoot = DeveloperAccount | DeveloperApplication | App | StoreAuthorization
 """Every aggregate a repository stores."""
 
-A = TypeVar("A", DeveloperAccount, DeveloperApplication, App)
+A = TypeVar("A", DeveloperAccount, DeveloperApplication, App, StoreAuthorization)
 
 KIND_NAMES: Final[dict[type[AggregateRoot], str]] = {
     DeveloperAccount: "account",
     DeveloperApplication: "application",
     App: "app",
+    StoreAuthorization: "authorization",
 }
 """The name each aggregate kind is stored and reported under (``NotFoundError.kind``)."""
 
@@ -89,6 +91,12 @@ class Repository(Protocol):
       immutable, so callers cannot change what is stored.
     - `account_of_seller` finds a seller's account by its unique key, `undecided_applications`
       and `open_applications` by status: look-ups, never scans of the whole store.
+    - A `StoreAuthorization` is a record of its own, found by its app and store
+      (`authorization`) and paged by app (`authorizations_of_app`), at a cost that does not
+      grow with the app's other authorizations. Its `~StoreAuthorization.bound_claim` is
+      enforced atomically with the write: a claim that adds a member to a scope already
+      holding ``limit`` members or more is refused with the error `limit_reached` builds,
+      and nothing is written; `bound_usage` tells what a scope holds.
     - The outbox hands out pending events in the order they were stored; `due_events` only
       those due, holding back the later events of an aggregate whose delivery failed.
     """
@@ -121,6 +129,30 @@ class Repository(Protocol):
 
     def open_applications(self) -> list[DeveloperApplication]:
         """Every application under review (not escalated, not decided), in id order."""
+        ...
+
+    def authorization(self, app_id: str, store_id: str) -> StoreAuthorization | None:
+        """The authorization of the app ``app_id`` by the store ``store_id``, or ``None``.
+
+        Active or revoked; ``None`` if that store never authorized that app. One look-up.
+        """
+        ...
+
+    def authorizations_of_app(
+        self, app_id: str, *, after: str | None = None, limit: int = 100
+    ) -> list[StoreAuthorization]:
+        """Up to ``limit`` active authorizations of the app ``app_id``, in store id order.
+
+        Starting after the store id ``after``: one index range, whatever the app's number of
+        stores.
+        """
+        ...
+
+    def bound_usage(self, scope: str, member: str) -> BoundUsage:
+        """How many distinct members the bounded ``scope`` holds, and whether one is ``member``.
+
+        See `BoundClaim`.
+        """
         ...
 
     def undecided_applications(self) -> list[DeveloperApplication]:

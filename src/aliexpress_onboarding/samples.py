@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 from .domain.account import AcceptAgreement, DeveloperAccount, DeveloperProfile, SubmitProfile
 from .domain.actors import Actor
-from .domain.app import App, AuthorizeStore, ResetSecret, Store
+from .domain.app import App, ResetSecret, Store
 from .domain.application import DeveloperApplication
+from .domain.authorization import NO_USAGE, StoreAuthorization
 from .domain.eligibility import Applicant
 from .domain.events import Event
 from .domain.values import (
@@ -22,7 +23,7 @@ from .domain.values import (
     LicenseDocument,
 )
 
-__all__ = ["T0", "sample_account", "sample_app", "sample_application"]
+__all__ = ["T0", "sample_account", "sample_app", "sample_application", "sample_authorization"]
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 _JPEG = b"\xff\xd8\xff\xe0" + bytes(16)
@@ -94,7 +95,7 @@ def sample_app(
     name: str = "sunrise_sync",
     app_key: str = "30001234",
 ) -> tuple[App, list[Event]]:
-    """An app of ``account`` with a reset secret (overlap) and one store authorization."""
+    """An app of ``account`` with a reset secret (overlap)."""
     owner = Actor.seller(account.owner_id)
     app, events = App.create(
         app_id,
@@ -111,7 +112,20 @@ def sample_app(
     timeline = list(events)
     new_secret = AppSecret(f"renewed-{app_id}-0123456789abcdef")
     app, events = app.handle(ResetSecret(new_secret, timedelta(hours=24)), owner, T0)
-    timeline += events
-    store = Store("store-1", account.owner_id, account.enterprise_id)
-    app, events = app.handle(AuthorizeStore(store), owner, T0)
     return app, timeline + list(events)
+
+
+def sample_authorization(
+    account: DeveloperAccount, app: App, store_id: str = "store-1"
+) -> tuple[StoreAuthorization, list[Event]]:
+    """The authorization of ``app`` by the account owner's store ``store_id``, and its event."""
+    store = Store(store_id, account.owner_id, account.enterprise_id)
+    authorization, events = StoreAuthorization.authorize(
+        app=app,
+        account=account,
+        store=store,
+        usage=NO_USAGE,
+        actor=Actor.seller(account.owner_id),
+        now=T0,
+    )
+    return authorization, list(events)

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Final, NoReturn, TypeVar
 from .domain.account import DeveloperAccount
 from .domain.app import App
 from .domain.application import DeveloperApplication
+from .domain.authorization import StoreAuthorization
 from .errors import SecretExposureError, StorageError, ValidationError
 from .serialization import (
     dump_document,
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
 
 __all__ = ["SEALED_PREFIX", "Keyring", "StoredSecrets", "is_sealed"]
 
-A = TypeVar("A", DeveloperAccount, DeveloperApplication, App)
+A = TypeVar("A", DeveloperAccount, DeveloperApplication, App, StoreAuthorization)
 
 SEALED_PREFIX: Final = "sealed:v1:"
 """How every sealed value starts (an appSecret never contains ``:``)."""

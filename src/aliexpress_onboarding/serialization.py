@@ -23,11 +23,12 @@ import attrs
 from . import _json
 from .domain.account import DeveloperAccount, DeveloperProfile
 from .domain.actors import Actor
-from .domain.app import App, Store, StoreAuthorization
+from .domain.app import App, Store
 from .domain.application import DeveloperApplication
+from .domain.authorization import StoreAuthorization, authorization_id
 from .domain.eligibility import Applicant, EligibilityReport, Problem
 from .domain.events import Event
-from .domain.values import AppKey, AppName, AppSecret, CountryCode, EmailAddress
+from .domain.values import AppKey, AppName, AppSecret, CountryCode, DeveloperType, EmailAddress
 from .errors import InvalidRecordError, ValidationError, safe_repr
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ __all__ = [
     "from_stored_dict",
     "from_stored_json",
     "parse_stored_json",
+    "split_release_1_app",
     "to_dict",
     "to_json",
 ]
@@ -481,3 +483,63 @@ def from_stored_dict(document: object, expected: type[T], *, record: str) -> T:
         return from_dict(document, expected)
     except InvalidRecordError as error:
         raise InvalidRecordError(record, record, error.problems) from None
+
+
+def split_release_1_app(document: object) -> tuple[dict[str, Any], list[StoreAuthorization]]:
+    """An app document stored by release 1, as today's app document and its authorizations.
+
+    Release 1 kept a Self app's ``store_limit`` and its store authorizations inside the app's
+    document. Today each authorization is a `StoreAuthorization` record of its own, and a Self
+    app's bound is its account's. Repositories call this when they migrate a stored app; the
+    secrets in the document (sealed or not) are passed through untouched. A document without
+    those fields comes back as it is, with no authorizations.
+
+    Returns:
+        The app's document without ``store_limit`` and ``authorizations``, and one active
+        `StoreAuthorization` per listed store (authorized when the list says, counted under
+        the app's old ``store_limit``).
+
+    Raises:
+        InvalidRecordError: the document is not an app document, or a listed authorization
+            is malformed (names its path).
+    """
+    if not isinstance(document, dict) or document.get("type") != "App":
+        raise InvalidRecordError("$", None, ["$: expected an App document"])
+    data = document.get("data")
+    if not isinstance(data, dict):
+        raise InvalidRecordError("$", None, ["$.data: expected an object"])
+    kept = {key: value for key, value in data.items() if key not in _RELEASE_1_APP_FIELDS}
+    listed = data.get("authorizations", [])
+    if not isinstance(listed, list):
+        raise InvalidRecordError("$", None, ["$.data.authorizations: expected an array"])
+    limit = data.get("store_limit")
+    authorizations = []
+    for index, entry in enumerate(listed):
+        path = f"$.data.authorizations[{index}]"
+        if not isinstance(entry, dict) or set(entry) != {"store", "authorized_at"}:
+            raise InvalidRecordError(path, None, [f"{path}: expected store and authorized_at"])
+        try:
+            store: Store = from_dict(
+                {"schema_version": 1, "type": "Store", "data": entry["store"]}, Store
+            )
+            at = _datetime(entry["authorized_at"], datetime)
+            authorizations.append(
+                StoreAuthorization(
+                    id=authorization_id(data["id"], store.store_id),
+                    app_id=data["id"],
+                    account_id=data["account_id"],
+                    app_owner_id=data["owner_id"],
+                    developer_type=DeveloperType.parse(data["developer_type"]),
+                    store=store,
+                    authorized_at=at,
+                    created_at=at,
+                    updated_at=at,
+                    store_limit=limit,
+                )
+            )
+        except (InvalidRecordError, ValidationError, TypeError, KeyError) as error:
+            raise InvalidRecordError(path, None, [f"{path}: {error}"]) from None
+    return {**document, "data": kept}, authorizations
+
+
+_RELEASE_1_APP_FIELDS: Final = frozenset({"store_limit", "authorizations"})

@@ -24,17 +24,17 @@ from .adapters.memory import (
 )
 from .domain.account import AcceptAgreement, DeveloperAccount, DeveloperProfile, SubmitProfile
 from .domain.actors import Actor, ActorKind, Role
-from .domain.app import (
-    App,
-    AuthorizeStore,
-    ResetSecret,
-    Resume,
-    RevokeStore,
-    Store,
-    StoreAuthorization,
-    Suspend,
-)
+from .domain.app import App, ResetSecret, Resume, Store, Suspend
 from .domain.application import Approve, DeveloperApplication, Escalate, Reject
+from .domain.authorization import (
+    NO_USAGE,
+    STORE_ALREADY_AUTHORIZED,
+    STORE_NOT_AUTHORIZED,
+    ReauthorizeStore,
+    RevokeStore,
+    StoreAuthorization,
+    self_stores_scope,
+)
 from .domain.eligibility import Applicant
 from .domain.events import Event
 from .domain.records import Timeline
@@ -44,11 +44,12 @@ from .errors import (
     ConcurrencyConflictError,
     NotFoundError,
     PermissionDeniedError,
+    RuleViolationError,
     ValidationError,
 )
 from .outbox import RETRY_DELAY_LIMIT, DispatchReport, InlineDispatcher, dispatch_due
 from .ports import KIND_NAMES, AggregateRoot, Clock, CredentialIssuer, Notifier, Repository
-from .views import MAX_PAGE_SIZE, AppView, Page, page_of
+from .views import MAX_PAGE_SIZE, AppView, Page
 
 if TYPE_CHECKING:
     from .sealing import Keyring
@@ -56,7 +57,7 @@ if TYPE_CHECKING:
 __all__ = ["DispatchReport", "OnboardingService", "open_repository"]
 
 logger = logging.getLogger("aliexpress_onboarding.service")
-A = TypeVar("A", DeveloperAccount, DeveloperApplication, App)
+A = TypeVar("A", DeveloperAccount, DeveloperApplication, App, StoreAuthorization)
 
 
 def open_repository(
@@ -137,10 +138,6 @@ def _check_queue_reader(actor: object, command: str) -> None:
 
 def _oldest_first(applications: list[DeveloperApplication]) -> list[DeveloperApplication]:
     return sorted(applications, key=lambda a: (a.submitted_at, a.id))
-
-
-def _store_id(authorization: StoreAuthorization) -> str:
-    return authorization.store.store_id
 
 
 def _not_readable(actor: Actor, kind: type[AggregateRoot]) -> PermissionDeniedError:
@@ -494,28 +491,77 @@ class OnboardingService:
         command = ResetSecret(self.credentials.new_app_secret(), overlap)
         return self._handle_app(app_id, command, actor)
 
-    def authorize_store(self, app_id: str, store: Store, *, actor: Actor) -> App:
-        """A seller authorizes the app for its own store.
+    def authorize_store(self, app_id: str, store: Store, *, actor: Actor) -> StoreAuthorization:
+        """A seller authorizes the app for its own store (again, after a revocation).
+
+        The authorization is a record of its own: its cost does not grow with the app's other
+        stores. A Self app's stores count against its developer account's verified store count,
+        across all the account's Self apps (a store authorizing two of them counts once); two
+        processes racing for the last place get one authorization and one refusal.
 
         Raises:
-            NotFoundError: no aggregate has that id.
-            PermissionDeniedError: the actor may not run the command.
-            TransitionNotAllowedError: suspended app.
-            RuleViolationError: other enterprise, store limit, not the store's seller.
-            ConcurrencyConflictError: the aggregate changed since it was loaded; reload and retry.
+            NotFoundError: no app has that id.
+            PermissionDeniedError: ``actor`` is not a seller.
+            RuleViolationError: not the store's seller, a suspended app, the store authorizes
+                the app already; for a Self app, a store of another enterprise or the bound
+                reached (``store_limit_reached``).
+            ConcurrencyConflictError: the authorization changed since it was read; retry.
+            ValidationError: ``store`` is not a `Store`, or a malformed id.
         """
-        return self._handle_app(app_id, AuthorizeStore(store), actor)
+        if not isinstance(store, Store):
+            raise ValidationError("store", store, "must be a Store")
+        app = self._load(App, app_id, "app_id")
+        account = self.repository.get(DeveloperAccount, app.account_id)
+        try:
+            authorization = self._authorize(app, account, store, actor)
+        except ConcurrencyConflictError:  # another process wrote it meanwhile: read it again
+            authorization = self._authorize(app, account, store, actor)
+        self._dispatch()
+        return authorization
 
-    def revoke_store(self, app_id: str, store_id: str, *, actor: Actor) -> App:
-        """Withdraw a store's authorization (by its seller or the app's owner).
+    def _authorize(
+        self, app: App, account: DeveloperAccount, store: Store, actor: Actor
+    ) -> StoreAuthorization:
+        existing = self.repository.authorization(app.id, store.store_id)
+        usage = NO_USAGE
+        if app.developer_type is DeveloperType.SELF:
+            usage = self.repository.bound_usage(self_stores_scope(account.id), store.store_id)
+        now = self.clock.now()
+        if existing is None:
+            authorization, events = StoreAuthorization.authorize(
+                app=app, account=account, store=store, usage=usage, actor=actor, now=now
+            )
+            self.repository.add(authorization, events)
+        elif existing.is_active:
+            raise RuleViolationError("authorize_store", (STORE_ALREADY_AUTHORIZED,))
+        else:
+            command = ReauthorizeStore(app, account, store, usage)
+            authorization, events = existing.handle(command, actor, now)
+            self.repository.save(authorization, events, expected_version=existing.version)
+        return authorization
+
+    def revoke_store(self, app_id: str, store_id: str, *, actor: Actor) -> StoreAuthorization:
+        """Withdraw a store's authorization (by its seller, the app's owner or the system).
+
+        A Self app's store gives its place in the account's bound back (unless another of
+        the account's Self apps still has it).
 
         Raises:
-            NotFoundError: no aggregate has that id.
+            NotFoundError: no app has that id.
             PermissionDeniedError: the actor may not run the command.
-            RuleViolationError: a domain rule refuses the command now (see ``.problems``).
-            ConcurrencyConflictError: the aggregate changed since it was loaded; reload and retry.
+            RuleViolationError: the store does not authorize the app (``store_not_authorized``),
+                or the actor is another seller.
+            ConcurrencyConflictError: the authorization changed since it was read; retry.
+            ValidationError: a malformed id.
         """
-        return self._handle_app(app_id, RevokeStore(store_id), actor)
+        app = self._load(App, app_id, "app_id")
+        check_text("store_id", store_id, max_length=128)
+        existing = self.repository.authorization(app.id, store_id)
+        if existing is None or not existing.is_active:
+            raise RuleViolationError("revoke_store", (STORE_NOT_AUTHORIZED,))
+        revoked, events = existing.handle(RevokeStore(), actor, self.clock.now())
+        self._changed(existing, revoked, events)
+        return revoked
 
     def suspend_app(self, app_id: str, reason: str, *, actor: Actor) -> App:
         """A reviewer suspends an app.
@@ -542,7 +588,7 @@ class OnboardingService:
     def _handle_app(
         self,
         app_id: str,
-        command: ResetSecret | AuthorizeStore | RevokeStore | Suspend | Resume,
+        command: ResetSecret | Suspend | Resume,
         actor: Actor,
     ) -> App:
         app = self._load(App, app_id, "app_id")
@@ -658,7 +704,9 @@ class OnboardingService:
         if after is not None:
             check_text("after", after, max_length=128)
         app = self._readable(App, app_id, "app_id", actor)
-        return page_of(app.authorizations, _store_id, limit=limit, after=after)
+        found = self.repository.authorizations_of_app(app.id, after=after, limit=limit + 1)
+        page = tuple(found[:limit])
+        return Page(page, page[-1].store_id if len(found) > limit else None)
 
     def pending_reviews(self, *, actor: Actor) -> list[DeveloperApplication]:
         """Every application awaiting a reviewer's decision (under review or escalated).

@@ -39,11 +39,17 @@ from .domain.account import DeveloperAccount
 from .domain.actors import Actor
 from .domain.app import App
 from .domain.application import Approve, DeveloperApplication, Escalate, Reject
+from .domain.authorization import BoundUsage, RevokeStore, StoreAuthorization, self_stores_scope
 from .domain.events import Event
 from .domain.values import AppKey, DeveloperType
-from .errors import AlreadyExistsError, ConcurrencyConflictError, NotFoundError
+from .errors import (
+    AlreadyExistsError,
+    ConcurrencyConflictError,
+    NotFoundError,
+    RuleViolationError,
+)
 from .ports import Notifier, Repository
-from .samples import T0, sample_account, sample_app, sample_application
+from .samples import T0, sample_account, sample_app, sample_application, sample_authorization
 
 __all__ = [
     "DEFAULT_LIFETIMES",
@@ -54,6 +60,7 @@ __all__ = [
     "sample_account",
     "sample_app",
     "sample_application",
+    "sample_authorization",
 ]
 
 
@@ -66,6 +73,16 @@ def _approved(account: DeveloperAccount) -> DeveloperApplication:
     application, _ = sample_application(account)
     approved, _ = application.handle(Approve(), Actor.reviewer("rev-1"), T0)
     return approved
+
+
+def _self_app(repository: Repository, store_count: int = 3) -> tuple[DeveloperAccount, App]:
+    """A stored account verified for ``store_count`` stores, and a stored Self app of it."""
+    account, _ = sample_account()
+    account = attrs.evolve(account, verified_store_count=store_count)
+    app, _ = sample_app(account, _approved(account))
+    repository.add(account, [])
+    repository.add(app, [])
+    return account, app
 
 
 def _race(calls: Sequence[Callable[[], object]]) -> list[str]:
@@ -551,6 +568,96 @@ class RepositoryContract:
         repository.mark_delivered(head.sequence)
         due = [e.event for e in repository.due_events(T0 + HOUR, 100)]
         assert held[1:] == [event for event in due if event in held]
+
+    # ------------------------------------------------------------------ store authorizations
+
+    def test_an_authorization_is_a_record_found_by_its_app_and_store(
+        self, repository: Repository
+    ) -> None:
+        """Stored apart from its app, found by app and store; revoked ones too; others None."""
+        account, app = _self_app(repository)
+        authorization, events = sample_authorization(account, app)
+        repository.add(authorization, events)
+        revoked, more = authorization.handle(RevokeStore(), Actor.system(), T0)
+        repository.save(revoked, more, expected_version=1)
+        assert (revoked, revoked, None, None, app, [*events, *more]) == (
+            repository.get(StoreAuthorization, authorization.id),
+            repository.authorization(app.id, "store-1"),
+            repository.authorization(app.id, "store-2"),
+            repository.authorization("app-other", "store-1"),
+            repository.get(App, app.id),
+            repository.events(authorization.id),
+        )
+
+    def test_authorizations_of_an_app_are_its_active_ones_in_store_id_order(
+        self, repository: Repository
+    ) -> None:
+        """Paged by store id (code point order) after a cursor; revoked and other apps' left out."""
+        account, app = _self_app(repository, store_count=10)
+        other, _ = sample_app(account, _approved(account), "app-2", "other_app", "30009999")
+        repository.add(other, [])
+        stored = {}
+        for target, store_id in [(app, "b"), (app, "a"), (app, "\u00e9"), (app, "c"), (other, "a")]:
+            authorization, events = sample_authorization(account, target, store_id)
+            repository.add(authorization, events)
+            stored[(target.id, store_id)] = authorization
+        revoked, revoking = stored[(app.id, "c")].handle(RevokeStore(), Actor.system(), T0)
+        repository.save(revoked, revoking, expected_version=1)
+        ids = [a.store_id for a in repository.authorizations_of_app(app.id, limit=100)]
+        assert (
+            ids,
+            [a.store_id for a in repository.authorizations_of_app(app.id, after="a", limit=1)],
+            [a.store_id for a in repository.authorizations_of_app(app.id, after="c", limit=5)],
+            repository.authorizations_of_app("app-none", limit=5),
+        ) == (["a", "b", "\u00e9"], ["b"], ["\u00e9"], [])
+
+    def test_a_claim_past_its_bound_is_refused_and_writes_nothing(
+        self, repository: Repository
+    ) -> None:
+        """A third store in a scope bounded at 2: refused, no row, no event, no claim."""
+        account, app = _self_app(repository, store_count=2)
+        for store_id in ("s1", "s2"):
+            repository.add(*sample_authorization(account, app, store_id))
+        third, events = sample_authorization(account, app, "s3")
+        with pytest.raises(RuleViolationError) as caught:
+            repository.add(third, events)
+        scope = self_stores_scope(account.id)
+        assert (["store_limit_reached"], None, [], BoundUsage(2, holds_member=False)) == (
+            [p.code for p in caught.value.problems],
+            repository.authorization(app.id, "s3"),
+            repository.events(third.id),
+            repository.bound_usage(scope, "s3"),
+        )
+
+    def test_a_store_claimed_by_two_records_counts_once_until_both_let_go(
+        self, repository: Repository
+    ) -> None:
+        """One store on two Self apps takes one place; it is free only when neither has it."""
+        account, app = _self_app(repository, store_count=1)
+        second, _ = sample_app(account, _approved(account), "app-2", "other_app", "30009999")
+        repository.add(second, [])
+        first_hold = sample_authorization(account, app, "s1")[0]
+        second_hold = sample_authorization(account, second, "s1")[0]
+        repository.add(first_hold, [])
+        repository.add(second_hold, [])  # the same store: no new place taken
+        scope = self_stores_scope(account.id)
+        usage = [repository.bound_usage(scope, "s1")]
+        for hold in (first_hold, second_hold):
+            revoked, events = hold.handle(RevokeStore(), Actor.system(), T0)
+            repository.save(revoked, events, expected_version=1)
+            usage.append(repository.bound_usage(scope, "s1"))
+        repository.add(*sample_authorization(account, app, "s2"))  # the place is free again
+        assert [BoundUsage(1, True), BoundUsage(1, True), BoundUsage(0, False)] == usage
+
+    def test_a_bound_holds_across_instances(
+        self, repository: Repository, second_repository: Repository
+    ) -> None:
+        """A place one instance took is taken for another instance too."""
+        account, app = _self_app(repository, store_count=1)
+        repository.add(*sample_authorization(account, app, "s1"))
+        with pytest.raises(RuleViolationError):
+            second_repository.add(*sample_authorization(account, app, "s2"))
+        assert None is repository.authorization(app.id, "s2")
 
     # ------------------------------------------------------------------ threads, one instance
 

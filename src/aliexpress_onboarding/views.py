@@ -47,7 +47,6 @@ class AppView:
     name: AppName
     app_key: AppKey
     status: AppStatus
-    store_limit: int | None
     created_at: datetime
     updated_at: datetime
     version: int
@@ -65,7 +64,6 @@ class AppView:
             name=app.name,
             app_key=app.app_key,
             status=app.status,
-            store_limit=app.store_limit,
             created_at=app.created_at,
             updated_at=app.updated_at,
             version=app.version,

@@ -30,6 +30,7 @@ import attrs
 from ..domain.account import DeveloperAccount
 from ..domain.app import App
 from ..domain.application import DeveloperApplication
+from ..domain.authorization import StoreAuthorization
 from ..domain.events import (
     AccountActivated,
     AccountRegistered,
@@ -48,7 +49,7 @@ from ..domain.events import (
     StoreAuthorized,
 )
 from ..domain.values import EmailAddress, optional_text, text_field
-from ..errors import EmailDeliveryError, ValidationError
+from ..errors import EmailDeliveryError, NotFoundError, ValidationError
 from ..ports import Repository
 
 __all__ = [
@@ -458,11 +459,18 @@ _APPLICATION_EVENTS: Final = (
 _APP_EVENTS: Final = (
     AppCreated,
     SecretReset,
-    StoreAuthorized,
-    StoreAuthorizationRevoked,
     AppSuspended,
     AppResumed,
 )
+_AUTHORIZATION_EVENTS: Final = (StoreAuthorized, StoreAuthorizationRevoked)
+
+
+def _account_of_authorization(repository: Repository, aggregate_id: str) -> str:
+    """The account of a store authorization's app; release 1's events name the app itself."""
+    try:
+        return repository.get(StoreAuthorization, aggregate_id).account_id
+    except NotFoundError:
+        return repository.get(App, aggregate_id).account_id
 
 
 def account_email_lookup(repository: Repository) -> Callable[[Event], EmailAddress | None]:
@@ -484,6 +492,8 @@ def account_email_lookup(repository: Repository) -> Callable[[Event], EmailAddre
             account_id = event.aggregate_id
         elif isinstance(event, _APPLICATION_EVENTS):
             account_id = repository.get(DeveloperApplication, event.aggregate_id).account_id
+        elif isinstance(event, _AUTHORIZATION_EVENTS):
+            account_id = _account_of_authorization(repository, event.aggregate_id)
         elif isinstance(event, _APP_EVENTS):
             account_id = repository.get(App, event.aggregate_id).account_id
         else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import itertools
 import logging
@@ -17,6 +18,13 @@ import attrs
 from ..domain.account import DeveloperAccount
 from ..domain.app import App
 from ..domain.application import ApplicationStatus, DeveloperApplication
+from ..domain.authorization import (
+    BoundClaim,
+    BoundUsage,
+    StoreAuthorization,
+    authorization_id,
+    limit_reached,
+)
 from ..domain.events import Event
 from ..domain.values import AppKey, AppSecret
 from ..errors import AlreadyExistsError, ConcurrencyConflictError, NotFoundError
@@ -31,7 +39,7 @@ __all__ = [
     "SystemClock",
 ]
 
-A = TypeVar("A", DeveloperAccount, DeveloperApplication, App)
+A = TypeVar("A", DeveloperAccount, DeveloperApplication, App, StoreAuthorization)
 
 
 class InMemoryRepository:
@@ -57,6 +65,11 @@ class InMemoryRepository:
         self._wakeups: list[tuple[datetime, str]] = []  # heap of held aggregates' retry times
         self._events: list[Event] = []
         self._sequence = 0
+        # Active authorizations per app by store id, and their store ids in order (made when
+        # a page is read, kept until the app's authorizations change).
+        self._active_of_app: dict[str, dict[str, StoreAuthorization]] = {}
+        self._ordered_of_app: dict[str, list[str]] = {}
+        self._bounds: dict[str, dict[str, int]] = {}  # scope -> member -> claiming records
 
     def get(self, kind: type[A], aggregate_id: str) -> A:
         """The stored aggregate; `NotFoundError` if there is none."""
@@ -96,6 +109,16 @@ class InMemoryRepository:
             holder = self._keys.get(key)
             if holder is not None and holder != row:
                 raise AlreadyExistsError(aggregate.id, key, holder[1])
+        if isinstance(aggregate, StoreAuthorization):
+            stored = cast(StoreAuthorization | None, self._rows.get(row))
+            self._claim(None if stored is None else stored.bound_claim, aggregate.bound_claim)
+            active = self._active_of_app.setdefault(aggregate.app_id, {})
+            if aggregate.is_active:
+                active[aggregate.store_id] = aggregate
+            else:
+                active.pop(aggregate.store_id, None)
+            if stored is None or stored.is_active is not aggregate.is_active:
+                self._ordered_of_app.pop(aggregate.app_id, None)
         for key in self._keys_of.get(row, frozenset()) - keys:
             del self._keys[key]
         for key in keys:
@@ -112,6 +135,49 @@ class InMemoryRepository:
                 event.aggregate_id not in self._retrying
             ):
                 self._ready[self._sequence] = entry
+
+    def _claim(self, old: BoundClaim | None, new: BoundClaim | None) -> None:
+        """Move a record's bound claim from ``old`` to ``new``; refuse one past its limit."""
+        if old == new:
+            return
+        if new is not None:
+            members = self._bounds.get(new.scope, {})
+            if new.member not in members and len(members) >= new.limit:
+                raise limit_reached()
+        if old is not None:
+            members = self._bounds[old.scope]
+            members[old.member] -= 1
+            if not members[old.member]:
+                del members[old.member]
+        if new is not None:
+            members = self._bounds.setdefault(new.scope, {})
+            members[new.member] = members.get(new.member, 0) + 1
+
+    def authorization(self, app_id: str, store_id: str) -> StoreAuthorization | None:
+        """The authorization of the app by the store (active or revoked), or ``None``."""
+        with self._lock:
+            found = self._rows.get(
+                (KIND_NAMES[StoreAuthorization], authorization_id(app_id, store_id))
+            )
+        return found if isinstance(found, StoreAuthorization) else None
+
+    def authorizations_of_app(
+        self, app_id: str, *, after: str | None = None, limit: int = 100
+    ) -> list[StoreAuthorization]:
+        """Up to ``limit`` active authorizations of the app after store ``after``, in order."""
+        with self._lock:
+            active = self._active_of_app.get(app_id, {})
+            ordered = self._ordered_of_app.get(app_id)
+            if ordered is None:
+                ordered = self._ordered_of_app[app_id] = sorted(active)
+            start = 0 if after is None else bisect.bisect_right(ordered, after)
+            return [active[store_id] for store_id in ordered[start : start + limit]]
+
+    def bound_usage(self, scope: str, member: str) -> BoundUsage:
+        """How many distinct members ``scope`` holds, and whether ``member`` is one."""
+        with self._lock:
+            members = self._bounds.get(scope, {})
+            return BoundUsage(len(members), holds_member=member in members)
 
     def list_by_account(self, kind: type[A], account_id: str) -> list[A]:
         """The applications or apps of one account, in id order."""

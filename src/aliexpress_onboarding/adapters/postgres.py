@@ -51,6 +51,13 @@ from .._redact import redact_passwords
 from ..domain.account import DeveloperAccount
 from ..domain.app import App
 from ..domain.application import ApplicationStatus, DeveloperApplication
+from ..domain.authorization import (
+    BoundClaim,
+    BoundUsage,
+    StoreAuthorization,
+    authorization_id,
+    limit_reached,
+)
 from ..domain.events import Event
 from ..errors import (
     AlreadyExistsError,
@@ -61,16 +68,23 @@ from ..errors import (
 )
 from ..ports import KIND_NAMES, AggregateRoot, OutboxEntry, account_of_seller_key
 from ..sealing import Keyring, StoredSecrets
-from ..serialization import from_stored_json, to_json
+from ..serialization import (
+    dump_document,
+    from_stored_json,
+    parse_stored_json,
+    split_release_1_app,
+    to_json,
+)
 
 __all__ = ["DEFAULT_SCHEMA", "PostgresRepository"]
 
-A = TypeVar("A", DeveloperAccount, DeveloperApplication, App)
+A = TypeVar("A", DeveloperAccount, DeveloperApplication, App, StoreAuthorization)
 
 DEFAULT_SCHEMA: Final = "aliexpress_onboarding"
 """The schema the tables live in unless told otherwise."""
 
-SCHEMA_VERSION: Final = 3
+SCHEMA_VERSION: Final = 4
+_AUTHORIZATION: Final = KIND_NAMES[StoreAuthorization]
 # Each migration is a list of statements; ``{schema}`` is the quoted schema name.
 _MIGRATIONS: Final[dict[int, tuple[LiteralString, ...]]] = {
     1: (
@@ -129,6 +143,33 @@ _MIGRATIONS: Final[dict[int, tuple[LiteralString, ...]]] = {
         "CREATE INDEX outbox_held_by_aggregate ON {schema}.outbox (aggregate_id, held_until)"
         " WHERE delivered_at IS NULL",
     ),
+    # Each store authorization is a record of its own (release 1 listed them in the app's
+    # document); a Self developer's stores are counted per account, across its Self apps.
+    # Store ids order as Python strings do (by code point): COLLATE "C".
+    4: (
+        """CREATE TABLE {schema}.authorizations (
+            id TEXT PRIMARY KEY,
+            app_id TEXT NOT NULL,
+            store_id TEXT COLLATE "C" NOT NULL,
+            active BOOLEAN NOT NULL,
+            version INTEGER NOT NULL,
+            bound_scope TEXT,
+            document TEXT NOT NULL,
+            UNIQUE (app_id, store_id)
+        )""",
+        "CREATE INDEX authorizations_active ON {schema}.authorizations (app_id, store_id)"
+        " WHERE active",
+        """CREATE TABLE {schema}.bound_members (
+            scope TEXT NOT NULL,
+            member TEXT NOT NULL,
+            holders INTEGER NOT NULL,
+            PRIMARY KEY (scope, member)
+        )""",
+        """CREATE TABLE {schema}.bound_counts (
+            scope TEXT PRIMARY KEY,
+            members INTEGER NOT NULL
+        )""",
+    ),
 }
 
 # Errors that mean "someone else got there first": the caller reloads and retries.
@@ -175,6 +216,14 @@ _CLAIM: Final = """
     RETURNING target.sequence, target.document, target.attempts, target.next_attempt_at,
               target.last_error
 """
+
+
+def _first(cursor: psycopg.Cursor[Any]) -> int:
+    """The first column of the row a statement returned."""
+    row = cursor.fetchone()
+    if row is None:  # the statements this reads always return a row
+        raise StorageError("a statement that returns a row returned none")
+    return int(row[0])
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -409,6 +458,111 @@ class PostgresRepository:
             cursor.execute(self._sql(template), parameters)
             return cursor.fetchall()
 
+    def _claim(
+        self,
+        cursor: psycopg.Cursor[Any],
+        old: tuple[str, str] | None,
+        new: BoundClaim | None,
+        *,
+        enforce: bool = True,
+    ) -> None:
+        """Move a record's bound claim from ``old`` (scope, member) to ``new`` in the write.
+
+        A member's first claim in its scope adds one to the scope's count, an upsert that
+        locks the scope's row until the transaction ends: a concurrent claim in that scope
+        waits, then counts on from what this one committed. A count past the claim's limit
+        raises `limit_reached`, and the transaction rolls back (nothing is written). Locks are
+        taken member row first, count row second, always: claims never deadlock each other.
+        """
+        if old == (None if new is None else (new.scope, new.member)):
+            return
+        if old is not None:
+            cursor.execute(
+                self._sql(
+                    "UPDATE {schema}.bound_members SET holders = holders - 1"
+                    " WHERE scope = %s AND member = %s RETURNING holders"
+                ),
+                old,
+            )
+            if _first(cursor) == 0:
+                cursor.execute(
+                    self._sql(
+                        "DELETE FROM {schema}.bound_members WHERE scope = %s AND member = %s"
+                    ),
+                    old,
+                )
+                cursor.execute(
+                    self._sql(
+                        "UPDATE {schema}.bound_counts SET members = members - 1 WHERE scope = %s"
+                    ),
+                    (old[0],),
+                )
+        if new is not None:
+            cursor.execute(
+                self._sql(
+                    "INSERT INTO {schema}.bound_members AS m (scope, member, holders)"
+                    " VALUES (%s, %s, 1) ON CONFLICT (scope, member)"
+                    " DO UPDATE SET holders = m.holders + 1 RETURNING m.holders"
+                ),
+                (new.scope, new.member),
+            )
+            if _first(cursor) == 1:
+                cursor.execute(
+                    self._sql(
+                        "INSERT INTO {schema}.bound_counts AS c (scope, members) VALUES (%s, 1)"
+                        " ON CONFLICT (scope) DO UPDATE SET members = c.members + 1"
+                        " RETURNING c.members"
+                    ),
+                    (new.scope,),
+                )
+                if enforce and _first(cursor) > new.limit:
+                    raise limit_reached()
+
+    def _insert_authorization(
+        self, cursor: psycopg.Cursor[Any], authorization: StoreAuthorization, document: str
+    ) -> bool:
+        """Insert the record; ``False`` if one with its id exists already."""
+        claim = authorization.bound_claim
+        cursor.execute(
+            self._sql(
+                "INSERT INTO {schema}.authorizations"
+                " (id, app_id, store_id, active, version, bound_scope, document)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
+            ),
+            (
+                authorization.id,
+                authorization.app_id,
+                authorization.store_id,
+                authorization.is_active,
+                authorization.version,
+                None if claim is None else claim.scope,
+                document,
+            ),
+        )
+        return cursor.rowcount == 1
+
+    def _split_release_1_apps(self, cursor: psycopg.Cursor[Any]) -> None:
+        """Migration 4's data step: each app's listed authorizations become records."""
+        cursor.execute(
+            self._sql("SELECT id, document FROM {schema}.aggregates WHERE kind = %s"),
+            (KIND_NAMES[App],),
+        )
+        for row_id, document in cursor.fetchall():
+            parsed = parse_stored_json(document, record=f"app:{row_id}")
+            app_document, authorizations = split_release_1_app(parsed)
+            if app_document == parsed:
+                continue
+            cursor.execute(
+                self._sql(
+                    "UPDATE {schema}.aggregates SET document = %s WHERE kind = %s AND id = %s"
+                ),
+                (dump_document(app_document), KIND_NAMES[App], row_id),
+            )
+            for authorization in authorizations:  # as release 1 stored them, even past a bound
+                text = to_json(authorization, include_secrets=True)
+                self._insert_authorization(cursor, authorization, text)
+                self._claim(cursor, None, authorization.bound_claim, enforce=False)
+
     def _migrate(self, cursor: psycopg.Cursor[Any]) -> None:
         """Bring the schema up to date in the cursor's transaction."""
         # Serialise migrations of this schema across processes and hosts.
@@ -433,6 +587,8 @@ class PostgresRepository:
         for version in range(current + 1, SCHEMA_VERSION + 1):
             for statement in _MIGRATIONS[version]:
                 cursor.execute(self._sql(statement))
+            if version == 4:
+                self._split_release_1_apps(cursor)
             cursor.execute(
                 self._sql("INSERT INTO {schema}.schema_version (version) VALUES (%s)"),
                 (version,),
@@ -450,10 +606,15 @@ class PostgresRepository:
             InvalidRecordError: the stored row is corrupt or from a newer schema (names it).
         """
         name = KIND_NAMES[kind]
-        rows = self._read(
-            "SELECT document FROM {schema}.aggregates WHERE kind = %s AND id = %s",
-            (name, aggregate_id),
-        )
+        if kind is StoreAuthorization:
+            rows = self._read(
+                "SELECT document FROM {schema}.authorizations WHERE id = %s", (aggregate_id,)
+            )
+        else:
+            rows = self._read(
+                "SELECT document FROM {schema}.aggregates WHERE kind = %s AND id = %s",
+                (name, aggregate_id),
+            )
         if not rows:
             raise NotFoundError(name, aggregate_id)
         return self._decode(kind, rows[0][0], aggregate_id)
@@ -474,6 +635,14 @@ class PostgresRepository:
 
     def _add(self, aggregate: AggregateRoot, events: Sequence[Event]) -> None:
         name = KIND_NAMES[type(aggregate)]
+        if isinstance(aggregate, StoreAuthorization):
+            document = self._secrets.dumps(aggregate)
+            with self._transaction((aggregate.id, 0)) as cursor:
+                if not self._insert_authorization(cursor, aggregate, document):
+                    raise ConcurrencyConflictError(aggregate.id, 0, None)
+                self._claim(cursor, None, aggregate.bound_claim)
+                self._finish(cursor, name, aggregate, events)
+            return
         with self._transaction((aggregate.id, 0)) as cursor:
             cursor.execute(
                 self._sql(
@@ -517,6 +686,9 @@ class PostgresRepository:
         self, aggregate: AggregateRoot, events: Sequence[Event], expected_version: int
     ) -> None:
         name = KIND_NAMES[type(aggregate)]
+        if isinstance(aggregate, StoreAuthorization):
+            self._save_authorization(aggregate, events, expected_version)
+            return
         with self._transaction((aggregate.id, expected_version)) as cursor:
             cursor.execute(
                 self._sql(
@@ -538,6 +710,41 @@ class PostgresRepository:
                     raise NotFoundError(name, aggregate.id)
                 raise ConcurrencyConflictError(aggregate.id, expected_version, actual)
             self._finish(cursor, name, aggregate, events)
+
+    def _save_authorization(
+        self, authorization: StoreAuthorization, events: Sequence[Event], expected_version: int
+    ) -> None:
+        document = self._secrets.dumps(authorization)
+        claim = authorization.bound_claim
+        with self._transaction((authorization.id, expected_version)) as cursor:
+            # The old row, locked: its claim is the one this write gives back.
+            cursor.execute(
+                self._sql(
+                    "SELECT version, bound_scope, store_id FROM {schema}.authorizations"
+                    " WHERE id = %s FOR UPDATE"
+                ),
+                (authorization.id,),
+            )
+            row = cursor.fetchone()
+            if row is None:
+                raise NotFoundError(_AUTHORIZATION, authorization.id)
+            if row[0] != expected_version:
+                raise ConcurrencyConflictError(authorization.id, expected_version, row[0])
+            cursor.execute(
+                self._sql(
+                    "UPDATE {schema}.authorizations"
+                    " SET version = %s, active = %s, bound_scope = %s, document = %s WHERE id = %s"
+                ),
+                (
+                    authorization.version,
+                    authorization.is_active,
+                    None if claim is None else claim.scope,
+                    document,
+                    authorization.id,
+                ),
+            )
+            self._claim(cursor, None if row[1] is None else (row[1], row[2]), claim)
+            self._finish(cursor, _AUTHORIZATION, authorization, events)
 
     def _explained(
         self, conflict: ConcurrencyConflictError, aggregate: AggregateRoot
@@ -612,6 +819,34 @@ class PostgresRepository:
             "SELECT pg_advisory_xact_lock(hashtext(%s))",
             (f"aliexpress_onboarding.outbox:{self.schema}:{aggregate_id}",),
         )
+
+    def authorization(self, app_id: str, store_id: str) -> StoreAuthorization | None:
+        """The authorization of the app by the store (active or revoked), or ``None``."""
+        authorization_of = authorization_id(app_id, store_id)
+        rows = self._read(
+            "SELECT document FROM {schema}.authorizations WHERE id = %s", (authorization_of,)
+        )
+        return self._decode(StoreAuthorization, rows[0][0], authorization_of) if rows else None
+
+    def authorizations_of_app(
+        self, app_id: str, *, after: str | None = None, limit: int = 100
+    ) -> list[StoreAuthorization]:
+        """Up to ``limit`` active authorizations of the app after store ``after``: one range."""
+        rows = self._read(
+            "SELECT id, document FROM {schema}.authorizations"
+            " WHERE app_id = %s AND active AND store_id > %s ORDER BY store_id LIMIT %s",
+            (app_id, "" if after is None else after, max(limit, 0)),
+        )
+        return [self._decode(StoreAuthorization, document, row_id) for row_id, document in rows]
+
+    def bound_usage(self, scope: str, member: str) -> BoundUsage:
+        """How many distinct members ``scope`` holds, and whether ``member`` is one."""
+        ((members, holds),) = self._read(
+            "SELECT (SELECT members FROM {schema}.bound_counts WHERE scope = %s),"
+            " EXISTS (SELECT 1 FROM {schema}.bound_members WHERE scope = %s AND member = %s)",
+            (scope, scope, member),
+        )
+        return BoundUsage(members or 0, holds_member=bool(holds))
 
     def list_by_account(self, kind: type[A], account_id: str) -> list[A]:
         """The applications or apps of one account, in id order."""

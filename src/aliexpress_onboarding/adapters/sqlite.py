@@ -17,7 +17,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, TypeVar
@@ -25,6 +25,13 @@ from typing import Any, Final, TypeVar
 from ..domain.account import DeveloperAccount
 from ..domain.app import App
 from ..domain.application import ApplicationStatus, DeveloperApplication
+from ..domain.authorization import (
+    BoundClaim,
+    BoundUsage,
+    StoreAuthorization,
+    authorization_id,
+    limit_reached,
+)
 from ..domain.events import Event
 from ..errors import (
     AlreadyExistsError,
@@ -35,13 +42,105 @@ from ..errors import (
 )
 from ..ports import KIND_NAMES, AggregateRoot, OutboxEntry, account_of_seller_key
 from ..sealing import Keyring, StoredSecrets
-from ..serialization import from_stored_json, to_json
+from ..serialization import (
+    dump_document,
+    from_stored_json,
+    parse_stored_json,
+    split_release_1_app,
+    to_json,
+)
 
 __all__ = ["SQLiteRepository"]
 
-A = TypeVar("A", DeveloperAccount, DeveloperApplication, App)
+A = TypeVar("A", DeveloperAccount, DeveloperApplication, App, StoreAuthorization)
 
-SCHEMA_VERSION: Final = 4
+SCHEMA_VERSION: Final = 5
+_AUTHORIZATION: Final = KIND_NAMES[StoreAuthorization]
+
+
+def _claim(
+    connection: sqlite3.Connection,
+    old: tuple[str, str] | None,
+    new: BoundClaim | None,
+    *,
+    enforce: bool = True,
+) -> None:
+    """Move a record's bound claim from ``old`` (scope, member) to ``new`` in the write.
+
+    A member's first claim in its scope adds one to the scope's count; a count past the
+    claim's limit raises `limit_reached` (the caller's transaction then rolls back, so nothing
+    is written). A write holds SQLite's write lock from ``BEGIN IMMEDIATE``: claims never race.
+    """
+    if old == (None if new is None else (new.scope, new.member)):
+        return
+    if old is not None:
+        (holders,) = connection.execute(
+            "UPDATE bound_members SET holders = holders - 1 WHERE scope = ? AND member = ?"
+            " RETURNING holders",
+            old,
+        ).fetchone()
+        if holders == 0:
+            connection.execute("DELETE FROM bound_members WHERE scope = ? AND member = ?", old)
+            connection.execute(
+                "UPDATE bound_counts SET members = members - 1 WHERE scope = ?", (old[0],)
+            )
+    if new is not None:
+        (holders,) = connection.execute(
+            "INSERT INTO bound_members (scope, member, holders) VALUES (?, ?, 1)"
+            " ON CONFLICT (scope, member) DO UPDATE SET holders = holders + 1 RETURNING holders",
+            (new.scope, new.member),
+        ).fetchone()
+        if holders == 1:
+            (members,) = connection.execute(
+                "INSERT INTO bound_counts (scope, members) VALUES (?, 1)"
+                " ON CONFLICT (scope) DO UPDATE SET members = members + 1 RETURNING members",
+                (new.scope,),
+            ).fetchone()
+            if enforce and members > new.limit:
+                raise limit_reached()
+
+
+def _split_release_1_apps(connection: sqlite3.Connection) -> None:
+    """Migration 5's data step: each app's listed authorizations become records of their own."""
+    rows = connection.execute(
+        "SELECT id, document FROM aggregates WHERE kind = ?", (KIND_NAMES[App],)
+    ).fetchall()
+    for row_id, document in rows:
+        parsed = parse_stored_json(document, record=f"app:{row_id}")
+        app_document, authorizations = split_release_1_app(parsed)
+        if app_document == parsed:
+            continue
+        connection.execute(
+            "UPDATE aggregates SET document = ? WHERE kind = ? AND id = ?",
+            (dump_document(app_document), KIND_NAMES[App], row_id),
+        )
+        for authorization in authorizations:  # as stored by release 1: even past today's bound
+            _insert_authorization(
+                connection, authorization, to_json(authorization, include_secrets=True)
+            )
+            _claim(connection, None, authorization.bound_claim, enforce=False)
+
+
+def _insert_authorization(
+    connection: sqlite3.Connection, authorization: StoreAuthorization, document: str
+) -> None:
+    claim = authorization.bound_claim
+    connection.execute(
+        "INSERT INTO authorizations"
+        " (id, app_id, store_id, active, version, bound_scope, document)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (
+            authorization.id,
+            authorization.app_id,
+            authorization.store_id,
+            authorization.is_active,
+            authorization.version,
+            None if claim is None else claim.scope,
+            document,
+        ),
+    )
+
+
 _MIGRATIONS: Final[dict[int, str]] = {
     1: """
     CREATE TABLE aggregates (
@@ -101,6 +200,35 @@ _MIGRATIONS: Final[dict[int, str]] = {
     CREATE INDEX outbox_held_by_aggregate ON outbox (aggregate_id, held_until)
         WHERE delivered_at IS NULL;
     """,
+    # Each store authorization is a record of its own (release 1 listed them in the app's
+    # document); a Self developer's stores are counted per account, across its Self apps.
+    5: """
+    CREATE TABLE authorizations (
+        id TEXT PRIMARY KEY,
+        app_id TEXT NOT NULL,
+        store_id TEXT NOT NULL,
+        active INTEGER NOT NULL,
+        version INTEGER NOT NULL,
+        bound_scope TEXT,
+        document TEXT NOT NULL,
+        UNIQUE (app_id, store_id)
+    );
+    CREATE INDEX authorizations_active ON authorizations (app_id, store_id) WHERE active;
+    CREATE TABLE bound_members (
+        scope TEXT NOT NULL,
+        member TEXT NOT NULL,
+        holders INTEGER NOT NULL,
+        PRIMARY KEY (scope, member)
+    ) WITHOUT ROWID;
+    CREATE TABLE bound_counts (
+        scope TEXT PRIMARY KEY,
+        members INTEGER NOT NULL
+    ) WITHOUT ROWID
+    """,
+}
+# Steps in Python that run after a migration's statements, in its transaction.
+_DATA_MIGRATIONS: Final[dict[int, Callable[[sqlite3.Connection], None]]] = {
+    5: _split_release_1_apps,
 }
 
 _BEHIND: Final = "9999-12-31T23:59:59.999999+00:00"
@@ -349,6 +477,8 @@ class SQLiteRepository:
                 for statement in _MIGRATIONS[version].split(";"):
                     if statement.strip():
                         connection.execute(statement)
+                if version in _DATA_MIGRATIONS:
+                    _DATA_MIGRATIONS[version](connection)
                 connection.execute("INSERT INTO schema_version VALUES (?)", (version,))
 
     # ------------------------------------------------------------------ aggregates
@@ -363,16 +493,33 @@ class SQLiteRepository:
             InvalidRecordError: the stored row is corrupt or from a newer schema (names it).
         """
         name = KIND_NAMES[kind]
-        rows = self._read(
-            "SELECT document FROM aggregates WHERE kind = ? AND id = ?", (name, aggregate_id)
-        )
+        if kind is StoreAuthorization:
+            rows = self._read("SELECT document FROM authorizations WHERE id = ?", (aggregate_id,))
+        else:
+            rows = self._read(
+                "SELECT document FROM aggregates WHERE kind = ? AND id = ?", (name, aggregate_id)
+            )
         if not rows:
             raise NotFoundError(name, aggregate_id)
         return self._decode(kind, rows[0][0], aggregate_id)
 
     def add(self, aggregate: AggregateRoot, events: Sequence[Event]) -> None:
-        """Insert a new aggregate, its unique keys and its events in one transaction."""
+        """Insert a new aggregate, its unique keys and its events in one transaction.
+
+        A store authorization goes to a table of its own, with its bound claim (refused past
+        the limit: `limit_reached`) in the same transaction.
+        """
         name = KIND_NAMES[type(aggregate)]
+        if isinstance(aggregate, StoreAuthorization):
+            document = self._secrets.dumps(aggregate)
+            with self._write() as connection:
+                try:
+                    _insert_authorization(connection, aggregate, document)
+                except sqlite3.IntegrityError as error:
+                    raise ConcurrencyConflictError(aggregate.id, 0, None) from error
+                _claim(connection, None, aggregate.bound_claim)
+                self._finish(connection, name, aggregate, events, new=True)
+            return
         with self._write() as connection:
             try:
                 connection.execute(
@@ -396,6 +543,9 @@ class SQLiteRepository:
     ) -> None:
         """Update an aggregate if its stored version is ``expected_version``, atomically."""
         name = KIND_NAMES[type(aggregate)]
+        if isinstance(aggregate, StoreAuthorization):
+            self._save_authorization(aggregate, events, expected_version)
+            return
         with self._write() as connection:
             updated = connection.execute(
                 "UPDATE aggregates SET version = ?, status = ?, document = ?"
@@ -418,6 +568,34 @@ class SQLiteRepository:
                     raise NotFoundError(name, aggregate.id)
                 raise ConcurrencyConflictError(aggregate.id, expected_version, row[0])
             self._finish(connection, name, aggregate, events, new=False)
+
+    def _save_authorization(
+        self, authorization: StoreAuthorization, events: Sequence[Event], expected_version: int
+    ) -> None:
+        document = self._secrets.dumps(authorization)
+        claim = authorization.bound_claim
+        with self._write() as connection:
+            row = connection.execute(
+                "SELECT version, bound_scope, store_id FROM authorizations WHERE id = ?",
+                (authorization.id,),
+            ).fetchone()
+            if row is None:
+                raise NotFoundError(_AUTHORIZATION, authorization.id)
+            if row[0] != expected_version:
+                raise ConcurrencyConflictError(authorization.id, expected_version, row[0])
+            connection.execute(
+                "UPDATE authorizations SET version = ?, active = ?, bound_scope = ?, document = ?"
+                " WHERE id = ?",
+                (
+                    authorization.version,
+                    authorization.is_active,
+                    None if claim is None else claim.scope,
+                    document,
+                    authorization.id,
+                ),
+            )
+            _claim(connection, None if row[1] is None else (row[1], row[2]), claim)
+            self._finish(connection, _AUTHORIZATION, authorization, events, new=True)
 
     def _finish(
         self,
@@ -465,6 +643,32 @@ class SQLiteRepository:
             if taken is not None:
                 raise AlreadyExistsError(aggregate.id, taken[0], taken[1]) from error
             raise ConcurrencyConflictError(aggregate.id, aggregate.version - 1, None) from error
+
+    def authorization(self, app_id: str, store_id: str) -> StoreAuthorization | None:
+        """The authorization of the app by the store (active or revoked), or ``None``."""
+        authorization_of = authorization_id(app_id, store_id)
+        rows = self._read("SELECT document FROM authorizations WHERE id = ?", (authorization_of,))
+        return self._decode(StoreAuthorization, rows[0][0], authorization_of) if rows else None
+
+    def authorizations_of_app(
+        self, app_id: str, *, after: str | None = None, limit: int = 100
+    ) -> list[StoreAuthorization]:
+        """Up to ``limit`` active authorizations of the app after store ``after``: one range."""
+        rows = self._read(
+            "SELECT id, document FROM authorizations INDEXED BY authorizations_active"
+            " WHERE app_id = ? AND active AND store_id > ? ORDER BY store_id LIMIT ?",
+            (app_id, "" if after is None else after, limit),
+        )
+        return [self._decode(StoreAuthorization, document, row_id) for row_id, document in rows]
+
+    def bound_usage(self, scope: str, member: str) -> BoundUsage:
+        """How many distinct members ``scope`` holds, and whether ``member`` is one."""
+        ((members, holds),) = self._read(
+            "SELECT (SELECT members FROM bound_counts WHERE scope = :scope),"
+            " EXISTS (SELECT 1 FROM bound_members WHERE scope = :scope AND member = :member)",
+            {"scope": scope, "member": member},
+        )
+        return BoundUsage(members or 0, holds_member=bool(holds))
 
     def list_by_account(self, kind: type[A], account_id: str) -> list[A]:
         """The applications or apps of one account, in id order."""

@@ -1,6 +1,7 @@
-"""Apps and their store authorizations: guide step 3, "Apply for Appkey", and what follows.
+"""Apps: guide step 3, "Apply for Appkey".
 
-create --> active <--suspend/resume--> suspended; reset_secret, authorize_store, revoke_store.
+create --> active <--suspend/resume--> suspended; reset_secret. The stores that authorize an
+app are records of their own (`aliexpress_onboarding.domain.authorization`).
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import attrs
 
 from ..errors import InvalidDateTimeError, RuleViolationError, ValidationError
 from ._enums import IdentityHashEnum
-from .account import DeveloperAccount, store_count
-from .actors import Actor, ActorKind, Role
+from .account import DeveloperAccount
+from .actors import Actor, Role
 from .application import DeveloperApplication
 from .eligibility import Problem
 from .events import (
@@ -23,8 +24,6 @@ from .events import (
     AppSuspended,
     Event,
     SecretReset,
-    StoreAuthorizationRevoked,
-    StoreAuthorized,
 )
 from .machine import EventRecorder, StateMachine, run
 from .values import (
@@ -42,12 +41,9 @@ from .values import (
 __all__ = [
     "App",
     "AppStatus",
-    "AuthorizeStore",
     "ResetSecret",
     "Resume",
-    "RevokeStore",
     "Store",
-    "StoreAuthorization",
     "Suspend",
 ]
 
@@ -72,23 +68,6 @@ NO_APPROVED_APPLICATION = Problem(
     "Create apps only for a developer type whose application is approved (guide step 3.2).",
 )
 APP_NAME_TAKEN = Problem("app_name_taken", "Another app of this account already has this name.")
-NOT_STORE_SELLER = Problem("not_store_seller", "A store can be authorized only by its own seller.")
-STORE_OF_OTHER_ENTERPRISE = Problem(
-    "store_of_other_enterprise",
-    "A Self developer's app can be authorized only for stores of its own enterprise.",
-)
-STORE_LIMIT_REACHED = Problem(
-    "store_limit_reached",
-    "The app already serves as many stores as the enterprise verification covers.",
-)
-STORE_ALREADY_AUTHORIZED = Problem(
-    "store_already_authorized", "This store has already authorized the app."
-)
-STORE_NOT_AUTHORIZED = Problem("store_not_authorized", "This store has not authorized the app.")
-NOT_OWNER_OR_STORE_SELLER = Problem(
-    "not_owner_or_store_seller",
-    "Only the app's owner or the store's own seller can revoke an authorization.",
-)
 
 
 @attrs.frozen
@@ -101,24 +80,12 @@ class Store:
 
 
 @attrs.frozen
-class StoreAuthorization:
-    """A store's standing authorization of an app."""
-
-    store: Store
-    authorized_at: datetime = attrs.field(validator=aware)
-
-
-@attrs.frozen
 class App:
     """An app on the AliExpress Open Platform, with its appKey and appSecret.
 
     The secret is an `AppSecret`: it prints as a mask. During a reset's overlap window the
-    previous secret still matches (`secret_matches`).
-
-    Attributes:
-        store_limit: for a Self developer's app, how many stores it may serve (the enterprise
-            verification's store count when the app was created); ``None`` for Commercial.
-        authorizations: the stores that authorize the app now.
+    previous secret still matches (`secret_matches`). The stores that authorize the app are
+    `StoreAuthorization` records of their own: loading an app never reads them.
     """
 
     id: str = attrs.field(validator=text_field(128))
@@ -131,16 +98,12 @@ class App:
     secret: AppSecret
     created_at: datetime = attrs.field(validator=aware)
     updated_at: datetime = attrs.field(validator=aware)
-    store_limit: int | None = attrs.field(
-        default=None, validator=attrs.validators.optional(store_count)
-    )
     status: AppStatus = AppStatus.ACTIVE
     version: int = attrs.field(default=1, validator=version)
     previous_secret: AppSecret | None = None
     previous_secret_valid_until: datetime | None = attrs.field(
         default=None, validator=optional_aware
     )
-    authorizations: tuple[StoreAuthorization, ...] = ()
 
     machine: ClassVar[StateMachine[AppStatus]]
 
@@ -197,7 +160,6 @@ class App:
             secret=secret,
             created_at=now,
             updated_at=now,
-            store_limit=account.verified_store_count if kind is DeveloperType.SELF else None,
         )
         APP_MACHINE.check_creation(app, actor)
         problems = []
@@ -220,7 +182,7 @@ class App:
 
     def handle(
         self,
-        command: ResetSecret | AuthorizeStore | RevokeStore | Suspend | Resume,
+        command: ResetSecret | Suspend | Resume,
         actor: Actor,
         now: datetime,
     ) -> tuple[App, tuple[Event, ...]]:
@@ -259,10 +221,6 @@ class App:
         until = self.previous_secret_valid_until
         return until is not None and now < until
 
-    def is_authorized_by(self, store_id: str) -> bool:
-        """Whether the store ``store_id`` authorizes this app now."""
-        return any(a.store.store_id == store_id for a in self.authorizations)
-
 
 def _secret(_: object, __: object, value: Any) -> None:
     if not isinstance(value, AppSecret):
@@ -300,65 +258,6 @@ class ResetSecret:
             "previous_secret": app.secret if until else None,
             "previous_secret_valid_until": until,
         }
-
-
-def _store(_: object, __: object, value: Any) -> None:
-    if not isinstance(value, Store):
-        raise ValidationError("store", value, "must be a Store")
-
-
-@attrs.frozen
-class AuthorizeStore:
-    """A seller authorizes the app for its own store (the access-token grant)."""
-
-    store: Store = attrs.field(validator=_store)
-    name: ClassVar[str] = "authorize_store"
-
-    def guard(self, app: App, actor: Actor, now: datetime) -> Sequence[Problem]:
-        """Own store only; Self apps: own enterprise, within the verified store count."""
-        problems = []
-        if actor.id != self.store.seller_id:
-            problems.append(NOT_STORE_SELLER)
-        if app.is_authorized_by(self.store.store_id):
-            problems.append(STORE_ALREADY_AUTHORIZED)
-        if app.developer_type is DeveloperType.SELF:
-            if self.store.enterprise_id != app.enterprise_id:
-                problems.append(STORE_OF_OTHER_ENTERPRISE)
-            if app.store_limit is not None and len(app.authorizations) >= app.store_limit:
-                problems.append(STORE_LIMIT_REACHED)
-        return problems
-
-    def effect(self, app: App, events: EventRecorder) -> Mapping[str, Any]:
-        """Add the authorization."""
-        events.record(StoreAuthorized, store_id=self.store.store_id, seller_id=self.store.seller_id)
-        added = StoreAuthorization(self.store, events.now)
-        return {"authorizations": (*app.authorizations, added)}
-
-
-@attrs.frozen
-class RevokeStore:
-    """The store's seller (or the app's owner) withdraws a store's authorization."""
-
-    store_id: str = attrs.field(validator=text_field(128))
-    name: ClassVar[str] = "revoke_store"
-
-    def guard(self, app: App, actor: Actor, now: datetime) -> Sequence[Problem]:
-        """The store must authorize the app; only its seller or the app's owner may revoke."""
-        current = [a for a in app.authorizations if a.store.store_id == self.store_id]
-        if not current:
-            return (STORE_NOT_AUTHORIZED,)
-        if actor.kind is ActorKind.SELLER and actor.id not in (
-            app.owner_id,
-            current[0].store.seller_id,
-        ):
-            return (NOT_OWNER_OR_STORE_SELLER,)
-        return ()
-
-    def effect(self, app: App, events: EventRecorder) -> Mapping[str, Any]:
-        """Drop the authorization."""
-        events.record(StoreAuthorizationRevoked, store_id=self.store_id)
-        kept = tuple(a for a in app.authorizations if a.store.store_id != self.store_id)
-        return {"authorizations": kept}
 
 
 @attrs.frozen
@@ -401,17 +300,12 @@ APP_MACHINE: StateMachine[AppStatus] = StateMachine(
     commands={
         "create_app": frozenset({Role.OWNER}),
         ResetSecret.name: frozenset({Role.OWNER}),
-        AuthorizeStore.name: frozenset({Role.SELLER}),
-        RevokeStore.name: frozenset({Role.SELLER, Role.SYSTEM}),
         Suspend.name: frozenset({Role.REVIEWER}),
         Resume.name: frozenset({Role.REVIEWER}),
     },
     edges=[
         (AppStatus.ACTIVE, ResetSecret.name, AppStatus.ACTIVE),
         (AppStatus.SUSPENDED, ResetSecret.name, AppStatus.SUSPENDED),
-        (AppStatus.ACTIVE, AuthorizeStore.name, AppStatus.ACTIVE),
-        (AppStatus.ACTIVE, RevokeStore.name, AppStatus.ACTIVE),
-        (AppStatus.SUSPENDED, RevokeStore.name, AppStatus.SUSPENDED),
         (AppStatus.ACTIVE, Suspend.name, AppStatus.SUSPENDED),
         (AppStatus.SUSPENDED, Resume.name, AppStatus.ACTIVE),
     ],
