@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DOCS_STAMP := $(VENV)/.docs-installed
 
-.PHONY: demo test lint typecheck unit docs fuzz bench clean
+.PHONY: demo test lint typecheck unit docs wheel-check fuzz bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required" if sys.version_info < (3, 11) else 0)'
@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/python -m aliexpress_onboarding demo
 
-test: lint typecheck unit docs
+test: lint typecheck unit docs wheel-check
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -36,9 +36,15 @@ $(DOCS_STAMP): $(STAMP) pyproject.toml
 	$(BIN)/python -m pip install --quiet --group docs
 	touch $(DOCS_STAMP)
 
-# The docs site (Sphinx + MyST + furo), warnings as errors.
+# The docs site (Sphinx + MyST + furo), warnings as errors. -E reads every page afresh, so the
+# checks that run after reading (every public name documented, every state machine drawn) always run.
 docs: $(DOCS_STAMP)
-	$(BIN)/sphinx-build -q -W --keep-going -b html docs docs/_build/html
+	$(BIN)/sphinx-build -E -q -W --keep-going -b html docs docs/_build/html
+
+# Build the sdist and the wheel, check them (twine, LICENSE), install the wheel into a
+# throw-away venv under build/ and run the CLI from it (a few seconds once pip's cache is warm).
+wheel-check: $(STAMP)
+	$(BIN)/python scripts/check_wheel.py
 
 # Long fuzzing (100 000 examples per target); `make test` runs the same tests on 50.
 fuzz: $(STAMP)
@@ -58,4 +64,4 @@ bench: $(BENCH)/.installed
 	$(BENCH)/bin/python benchmarks/run.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .venv-bench docs/_build .mypy_cache .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .venv-bench build dist docs/_build .mypy_cache .pytest_cache .ruff_cache .hypothesis
