@@ -1,6 +1,6 @@
 """A third-party repository adapter: the whole store in one JSON file, replaced atomically.
 
-This is what an adapter author writes: the sixteen methods of the `Repository` port, using the
+This is what an adapter author writes: the twenty methods of the `Repository` port, using the
 library's serialisation, and a test that subclasses `RepositoryContract` (see
 tests/test_examples.py). Fine for a notebook or a tiny tool; use SQLite for anything busier.
 
@@ -18,10 +18,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+import attrs
+
 from aliexpress_onboarding import (
     AlreadyExistsError,
     App,
     ApplicationStatus,
+    AuthorizationRequest,
     BoundUsage,
     ConcurrencyConflictError,
     DeveloperAccount,
@@ -52,7 +55,7 @@ class JsonFileRepository:
         self.path = Path(path)
         self._lock = threading.Lock()
         if not self.path.exists():
-            self._store({"rows": {}, "keys": {}, "outbox": [], "next": 1})
+            self._store({"rows": {}, "keys": {}, "outbox": [], "next": 1, "requests": {}})
 
     # -- the file ---------------------------------------------------------------------------
 
@@ -149,6 +152,43 @@ class JsonFileRepository:
         ]
         following = [a for a in found if a.is_active and (after is None or a.store_id > after)]
         return sorted(following, key=lambda a: a.store_id)[:limit]
+
+    def authorizations_expiring(
+        self, after: datetime, before: datetime, limit: int
+    ) -> list[StoreAuthorization]:
+        found = [
+            authorization
+            for key, row in self._load()["rows"].items()
+            if key.startswith("authorization:")
+            for authorization in [from_dict(row, StoreAuthorization)]
+            if authorization.is_active
+            and authorization.token_expires_at is not None
+            and after <= authorization.token_expires_at < before
+        ]
+        return sorted(found, key=lambda a: (a.token_expires_at, a.id))[:limit]
+
+    def add_authorization_request(self, request: AuthorizationRequest) -> None:
+        with self._lock:
+            state = self._load()
+            if request.state_digest in state["requests"]:
+                raise ConcurrencyConflictError(request.state_digest, 0, None)
+            state["requests"][request.state_digest] = to_dict(request)
+            self._store(state)
+
+    def authorization_request(self, state_digest: str) -> AuthorizationRequest | None:
+        row = self._load()["requests"].get(state_digest)
+        return None if row is None else from_dict(row, AuthorizationRequest)
+
+    def use_authorization_request(self, state_digest: str, used_at: datetime) -> bool:
+        with self._lock:  # one process: the lock makes the check and the write one step
+            state = self._load()
+            row = state["requests"].get(state_digest)
+            if row is None or row["data"]["used_at"] is not None:
+                return False
+            used = attrs.evolve(from_dict(row, AuthorizationRequest), used_at=used_at)
+            state["requests"][state_digest] = to_dict(used)
+            self._store(state)
+            return True
 
     def bound_usage(self, scope: str, member: str) -> BoundUsage:
         members = self._members(self._load(), scope)

@@ -18,6 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from aliexpress_onboarding import (
+    AccessToken,
     Actor,
     App,
     Applicant,
@@ -29,6 +30,7 @@ from aliexpress_onboarding import (
     EmailAddress,
     LicenseDocument,
     OnboardingService,
+    RefreshToken,
     RuleViolationError,
     Store,
     StoreAuthorization,
@@ -201,15 +203,26 @@ def test_one_more_store_costs_the_same_whatever_the_app_already_has(tmp_path: Pa
 # --------------------------------------------------------------------------- round trip
 
 
+_TOKENS = (
+    st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), max_size=48)
+    .map(
+        "token:".__add__  # 16 characters at least, and found in no other field
+    )
+    .map(lambda t: t.ljust(16, "x"))
+)
+
+
 @given(
     store_id=st.text(st.characters(codec="utf-8", categories=["L", "N", "P"]), min_size=1),
     limit=st.one_of(st.none(), st.integers(0, 10_000)),
     revoked=st.booleans(),
+    tokens=st.one_of(st.none(), st.tuples(_TOKENS, _TOKENS)),
 )
 def test_an_authorization_round_trips_through_json(
-    store_id: str, limit: int | None, revoked: bool
+    store_id: str, limit: int | None, revoked: bool, tokens: tuple[str, str] | None
 ) -> None:
-    """Any store id and bound, active or revoked: the JSON document reads back equal."""
+    """Any store id, bound and tokens, active or revoked: the stored document reads back equal;
+    the default (public) document holds no token."""
     account, _ = sample_account()
     application, _ = sample_application(account, developer_type=DeveloperType.COMMERCIAL)
     app, _ = sample_app(account, application.handle(Approve(), REVIEWER, T0)[0])
@@ -225,8 +238,23 @@ def test_an_authorization_round_trips_through_json(
         updated_at=datetime(2026, 3, 3, tzinfo=UTC),
         store_limit=limit,
         status=AuthorizationStatus.REVOKED if revoked else AuthorizationStatus.ACTIVE,
+        **(
+            {}
+            if tokens is None
+            else {
+                "access_token": AccessToken(tokens[0]),
+                "refresh_token": RefreshToken(tokens[1]),
+                "token_expires_at": datetime(2026, 4, 1, tzinfo=UTC),
+                "refresh_expires_at": datetime(2026, 5, 1, tzinfo=UTC),
+            }
+        ),
     )
-    assert authorization == from_json(to_json(authorization), StoreAuthorization)
+    stored = to_json(authorization, include_secrets=True)
+    public = to_json(authorization)
+    assert authorization == from_json(stored, StoreAuthorization)
+    assert ('"access_token"' in public, '"refresh_token"' in public) == (False, False)
+    if tokens is not None:
+        assert (tokens[0] in public, tokens[1] in public) == (False, False)
 
 
 # --------------------------------------------------------------------------- release 1's stores

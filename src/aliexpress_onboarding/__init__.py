@@ -26,7 +26,15 @@ if TYPE_CHECKING:
         SubmitProfile,
     )
     from .domain.actors import Actor, ActorKind, Role
-    from .domain.app import App, AppStatus, ResetSecret, Resume, Store, Suspend
+    from .domain.app import (
+        App,
+        AppStatus,
+        RegisterCallbackUrl,
+        ResetSecret,
+        Resume,
+        Store,
+        Suspend,
+    )
     from .domain.application import (
         ApplicationStatus,
         Approve,
@@ -35,10 +43,12 @@ if TYPE_CHECKING:
         Reject,
     )
     from .domain.authorization import (
+        AlertTokenExpiry,
         AuthorizationStatus,
         BoundClaim,
         BoundUsage,
         ReauthorizeStore,
+        RecordTokens,
         RevokeStore,
         StoreAuthorization,
         authorization_id,
@@ -64,12 +74,15 @@ if TYPE_CHECKING:
         ApplicationSubmitted,
         AppResumed,
         AppSuspended,
+        CallbackUrlRegistered,
         Event,
         ProfileSubmitted,
         ReviewEscalated,
         SecretReset,
         StoreAuthorizationRevoked,
         StoreAuthorized,
+        TokenExpiring,
+        TokensIssued,
     )
     from .domain.machine import StateMachine
     from .domain.oauth import AuthorizationRequest, CallbackUrl, authorize_url, new_state
@@ -131,7 +144,7 @@ if TYPE_CHECKING:
     from .outbox import DispatchReport
     from .platform import AccessToken, RefreshToken, TokenGrant
     from .ports import Clock, CredentialIssuer, Notifier, OutboxEntry, PlatformClient, Repository
-    from .service import OnboardingService
+    from .service import OnboardingService, RefreshReport
     from .signing import sign_request, signed_params, string_to_sign
     from .views import AppView, Page
 
@@ -149,6 +162,7 @@ _WHERE: dict[str, str] = {
     "Actor": ".domain.actors",
     "ActorKind": ".domain.actors",
     "AgreementAccepted": ".domain.events",
+    "AlertTokenExpiry": ".domain.authorization",
     "AlreadyExistsError": ".errors",
     "App": ".domain.app",
     "AppCreated": ".domain.events",
@@ -176,6 +190,7 @@ _WHERE: dict[str, str] = {
     "BoundUsage": ".domain.authorization",
     "CallbackMismatchError": ".errors",
     "CallbackUrl": ".domain.oauth",
+    "CallbackUrlRegistered": ".domain.events",
     "CheckedRow": ".domain.eligibility",
     "Clock": ".ports",
     "ConcurrencyConflictError": ".errors",
@@ -227,15 +242,18 @@ _WHERE: dict[str, str] = {
     "PlatformUnavailableError": ".errors",
     "Problem": ".domain.eligibility",
     "ProfileSubmitted": ".domain.events",
+    "ReauthorizeStore": ".domain.authorization",
+    "RecordTokens": ".domain.authorization",
+    "RefreshReport": ".service",
     "RefreshToken": ".platform",
     "RefreshTokenError": ".errors",
+    "RegisterCallbackUrl": ".domain.app",
     "Reject": ".domain.application",
     "Repository": ".ports",
     "ResetSecret": ".domain.app",
     "Resume": ".domain.app",
     "ReviewEscalated": ".domain.events",
     "ReviewPolicy": ".domain.review",
-    "ReauthorizeStore": ".domain.authorization",
     "RevokeStore": ".domain.authorization",
     "Role": ".domain.actors",
     "RuleViolationError": ".errors",
@@ -255,7 +273,9 @@ _WHERE: dict[str, str] = {
     "Suspend": ".domain.app",
     "SystemClock": ".adapters.memory",
     "Timeline": ".domain.records",
+    "TokenExpiring": ".domain.events",
     "TokenGrant": ".platform",
+    "TokensIssued": ".domain.events",
     "TransitionNotAllowedError": ".errors",
     "ValidationError": ".errors",
     "WorkingCalendar": ".domain.review",
@@ -284,6 +304,7 @@ __all__ = [
     "Actor",
     "ActorKind",
     "AgreementAccepted",
+    "AlertTokenExpiry",
     "AlreadyExistsError",
     "App",
     "AppCreated",
@@ -311,6 +332,7 @@ __all__ = [
     "BoundUsage",
     "CallbackMismatchError",
     "CallbackUrl",
+    "CallbackUrlRegistered",
     "CheckedRow",
     "Clock",
     "ConcurrencyConflictError",
@@ -363,8 +385,11 @@ __all__ = [
     "Problem",
     "ProfileSubmitted",
     "ReauthorizeStore",
+    "RecordTokens",
+    "RefreshReport",
     "RefreshToken",
     "RefreshTokenError",
+    "RegisterCallbackUrl",
     "Reject",
     "Repository",
     "ResetSecret",
@@ -390,7 +415,9 @@ __all__ = [
     "Suspend",
     "SystemClock",
     "Timeline",
+    "TokenExpiring",
     "TokenGrant",
+    "TokensIssued",
     "TransitionNotAllowedError",
     "ValidationError",
     "WorkingCalendar",

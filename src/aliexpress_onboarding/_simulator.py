@@ -20,8 +20,13 @@ The platform's rules it models, and its own choices where the documents are sile
 
 - A code works once (even a refused attempt uses it up), for ``code_lifetime`` (30 minutes, the
   IOP reference's figure), for the app it was issued to.
-- One valid token per seller and app: a new grant (by code or by refresh) replaces the previous
-  one, whose access and refresh tokens both stop working at once.
+- One valid token per seller and app: a new grant replaces the previous one. A grant by code
+  stops the previous access and refresh tokens at once. A grant by refresh stops the previous
+  access token at once, but the refresh token it was bought with keeps working until the new
+  grant is first used (a call with its access token, or a refresh with its refresh token): a
+  client that never got the answer (killed, cut off) refreshes again with the token it still
+  has, and the unused grant is dropped. (Refresh-token rotation with reuse until confirmed; the
+  platform's documents are silent on what happens to a lost answer.)
 - Lifetimes follow the app's developer type (`DEFAULT_LIFETIMES`): a Self developer's token
   lasts a year, a Commercial developer's a month; the refresh token outlives it (the simulator's
   choice: by a month).
@@ -189,6 +194,8 @@ class PlatformSimulator:
         self._by_access: dict[str, _Grant] = {}
         self._by_refresh: dict[str, _Grant] = {}
         self._current: dict[tuple[str, str], _Grant] = {}
+        # A grant bought by refresh and not used yet -> the grant whose refresh token bought it.
+        self._unconfirmed: dict[str, _Grant] = {}
         self._fail: deque[int] = deque()
         self._delays: deque[float] = deque()
         self._malformed = 0
@@ -258,7 +265,12 @@ class PlatformSimulator:
     def revoke(self, app_key: str, seller_id: str) -> None:
         """Revoke a seller's grant to an app (as the seller can, in the seller center)."""
         with self._lock:
-            self._drop(self._current.pop((app_key, seller_id), None))
+            current = self._current.pop((app_key, seller_id), None)
+            if current is not None:
+                previous = self._unconfirmed.pop(current.access_token, None)
+                if previous is not None:
+                    self._by_refresh.pop(previous.refresh_token, None)
+            self._drop(current)
 
     # ------------------------------------------------------------------ faults
 
@@ -449,9 +461,23 @@ class PlatformSimulator:
             raise _Refusal(
                 "IllegalRefreshToken", "The specified refresh token is invalid or expired"
             )
-        return self._grant(grant.app_key, grant.seller, app, now)
+        self._confirm(grant)
+        return self._grant(grant.app_key, grant.seller, app, now, bought_with=grant)
 
-    def _grant(self, app_key: str, seller: _Seller, app: _App, now: datetime) -> Mapping[str, Any]:
+    def _confirm(self, grant: _Grant) -> None:
+        """The client used ``grant``: the refresh token that bought it stops working."""
+        previous = self._unconfirmed.pop(grant.access_token, None)
+        if previous is not None:
+            self._by_refresh.pop(previous.refresh_token, None)
+
+    def _grant(
+        self,
+        app_key: str,
+        seller: _Seller,
+        app: _App,
+        now: datetime,
+        bought_with: _Grant | None = None,
+    ) -> Mapping[str, Any]:
         lifetimes = self._lifetimes[app.developer_type]
         grant = _Grant(
             app_key,
@@ -461,7 +487,20 @@ class PlatformSimulator:
             now + lifetimes.access,
             now + lifetimes.refresh,
         )
-        self._drop(self._current.get((app_key, seller.seller_id)))  # one valid token per seller
+        current = self._current.get((app_key, seller.seller_id))
+        if current is not None:  # one valid token per seller
+            previous = self._unconfirmed.pop(current.access_token, None)
+            if current is bought_with:  # rotation: its refresh token works until this is used
+                self._by_access.pop(current.access_token, None)
+                self._unconfirmed[grant.access_token] = current
+            else:
+                self._drop(current)
+                if bought_with is not None and bought_with is previous:
+                    # the unused grant's answer was lost: the refresh token that bought it again
+                    # keeps working until this one is used
+                    self._unconfirmed[grant.access_token] = bought_with
+                elif previous is not None:
+                    self._by_refresh.pop(previous.refresh_token, None)
         self._current[(app_key, seller.seller_id)] = grant
         self._by_access[grant.access_token] = grant
         self._by_refresh[grant.refresh_token] = grant
@@ -495,6 +534,7 @@ class PlatformSimulator:
         grant = self._by_access.get(params["access_token"])
         if grant is None or grant.app_key != params["app_key"] or now >= grant.expires_at:
             raise _Refusal("IllegalAccessToken", "The specified access token is invalid or expired")
+        self._confirm(grant)
         for name in ("category_id", "filter_no_permission"):
             if not params.get(name):
                 raise _missing(name)

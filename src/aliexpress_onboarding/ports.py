@@ -17,6 +17,7 @@ from .domain.app import App
 from .domain.application import DeveloperApplication
 from .domain.authorization import BoundUsage, StoreAuthorization
 from .domain.events import Event
+from .domain.oauth import AuthorizationRequest
 from .domain.values import AppKey, AppSecret
 from .platform import AccessToken, RefreshToken, TokenGrant
 
@@ -145,6 +146,34 @@ class Repository(Protocol):
 
         Starting after the store id ``after``: one index range, whatever the app's number of
         stores.
+        """
+        ...
+
+    def authorizations_expiring(
+        self, after: datetime, before: datetime, limit: int
+    ) -> list[StoreAuthorization]:
+        """Up to ``limit`` active authorizations whose token expires from ``after`` to ``before``.
+
+        Soonest first; only those holding tokens. One index range: what
+        `OnboardingService.refresh_due` and `OnboardingService.alert_expiring` read.
+        """
+        ...
+
+    def add_authorization_request(self, request: AuthorizationRequest) -> None:
+        """Store a pending OAuth authorization request, found later by its state's digest.
+
+        Another process (another instance of the service) may complete it.
+        """
+        ...
+
+    def authorization_request(self, state_digest: str) -> AuthorizationRequest | None:
+        """The authorization request whose state has this digest (used or not), or ``None``."""
+        ...
+
+    def use_authorization_request(self, state_digest: str, used_at: datetime) -> bool:
+        """Mark the request used at ``used_at`` unless it is used already (or unknown).
+
+        Atomic: of several callers completing one state at once, exactly one gets ``True``.
         """
         ...
 

@@ -249,7 +249,11 @@ class Keyring:
         raise SecretExposureError("a Keyring holds secret keys and cannot be pickled")
 
 
-_SECRET_FIELDS: Final = ("secret", "previous_secret")
+# The fields that hold secrets, per stored document type, and the name their seal is bound to.
+_SECRET_FIELDS: Final = {
+    "App": ("app", ("secret", "previous_secret")),
+    "StoreAuthorization": ("authorization", ("access_token", "refresh_token")),
+}
 
 
 class StoredSecrets:
@@ -277,13 +281,15 @@ class StoredSecrets:
         Raises:
             StorageError: an app's secret with no keyring, and plain text not allowed.
         """
-        if not isinstance(aggregate, App):
+        sealed = _SECRET_FIELDS.get(type(aggregate).__name__)
+        if sealed is None:
             return to_json(aggregate, include_secrets=True)
         document = to_dict(aggregate, include_secrets=True)
         data = document["data"]
-        for field in _SECRET_FIELDS:
+        kind, fields = sealed
+        for field in fields:
             if data.get(field) is not None:
-                data[field] = self._seal(data[field], f"app:{aggregate.id}:{field}")
+                data[field] = self._seal(data[field], f"{kind}:{aggregate.id}:{field}")
         return dump_document(document)
 
     def loads(self, text: str, kind: type[A], record: str) -> A:
@@ -294,15 +300,17 @@ class StoredSecrets:
             StorageError: a sealed secret whose key is not on the keyring, or that does not
                 open.
         """
-        if kind is not App:
+        sealed = _SECRET_FIELDS.get(kind.__name__)
+        if sealed is None:
             return from_stored_json(text, kind, record=record)
         document = parse_stored_json(text, record=record)
         data = document.get("data") if isinstance(document, dict) else None
         if isinstance(data, dict):
-            for field in _SECRET_FIELDS:
+            name, fields = sealed
+            for field in fields:
                 value = data.get(field)
                 if isinstance(value, str) and is_sealed(value):
-                    data[field] = self._open(value, f"app:{data.get('id')}:{field}")
+                    data[field] = self._open(value, f"{name}:{data.get('id')}:{field}")
         return from_stored_dict(document, kind, record=record)
 
     def resealed(self, text: str) -> str | None:
@@ -311,15 +319,17 @@ class StoredSecrets:
             raise ValidationError("keyring", None, "is needed to re-seal secrets")
         document = parse_stored_json(text, record="reseal")
         data = document.get("data") if isinstance(document, dict) else None
-        if not isinstance(data, dict):
+        sealed = _SECRET_FIELDS.get(str(document.get("type"))) if isinstance(data, dict) else None
+        if sealed is None or not isinstance(data, dict):
             return None
         changed = False
-        for field in _SECRET_FIELDS:
+        name, fields = sealed
+        for field in fields:
             value = data.get(field)
             current = self.keyring.current
             if not isinstance(value, str) or self.keyring.sealed_with(value) == current:
                 continue
-            context = f"app:{data.get('id')}:{field}"
+            context = f"{name}:{data.get('id')}:{field}"
             plain = self._open(value, context) if is_sealed(value) else value
             data[field] = self.keyring.seal(plain, context=context)
             changed = True
@@ -331,7 +341,8 @@ class StoredSecrets:
         if self.plaintext:
             return plaintext
         raise StorageError(
-            "refusing to store an appSecret in plain text: give the repository a keyring"
+            "refusing to store a secret (an appSecret or a seller's token) in plain text: give"
+            " the repository a keyring"
             " (Keyring.load(path); 'aliexpress-onboarding keys new PATH' makes one), or"
             " plaintext_secrets=True to accept plain text"
         )

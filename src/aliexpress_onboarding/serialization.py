@@ -15,6 +15,8 @@ from __future__ import annotations
 import enum
 import functools
 import json
+import types
+import typing
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
@@ -28,6 +30,8 @@ from .domain.application import DeveloperApplication
 from .domain.authorization import StoreAuthorization, authorization_id
 from .domain.eligibility import Applicant, EligibilityReport, Problem
 from .domain.events import Event
+from .domain.oauth import AuthorizationRequest, CallbackUrl
+from .domain.tokens import AccessToken, RefreshToken
 from .domain.values import AppKey, AppName, AppSecret, CountryCode, DeveloperType, EmailAddress
 from .errors import InvalidRecordError, ValidationError, safe_repr
 
@@ -76,6 +80,7 @@ def _document_types() -> dict[str, type[Any]]:
         Problem,
         Store,
         StoreAuthorization,
+        AuthorizationRequest,
         DeveloperProfile,
         Actor,
     ]
@@ -179,11 +184,13 @@ def _converter(include_secrets: bool, *, detailed: bool = True) -> Converter:
     converter.register_structure_hook_factory(
         lambda t: isinstance(t, type) and issubclass(t, enum.Enum), _enum_hook
     )
-    for value_type in (AppName, CountryCode, EmailAddress, AppKey, AppSecret):
+    text_values = (AppName, CountryCode, EmailAddress, AppKey, CallbackUrl)
+    for value_type in (*text_values, AppSecret, AccessToken, RefreshToken):
         converter.register_structure_hook(value_type, _text_value_hook(value_type))
-    for value_type in (AppName, CountryCode, EmailAddress, AppKey):
+    for value_type in text_values:
         converter.register_unstructure_hook(value_type, str)
-    converter.register_unstructure_hook(AppSecret, AppSecret.reveal)
+    for secret_type in (AppSecret, AccessToken, RefreshToken):
+        converter.register_unstructure_hook(secret_type, secret_type.reveal)
     if not include_secrets:
         converter.register_unstructure_hook(
             App,
@@ -194,7 +201,17 @@ def _converter(include_secrets: bool, *, detailed: bool = True) -> Converter:
                 previous_secret=override(omit=True),
             ),
         )
+        converter.register_unstructure_hook(
+            StoreAuthorization,
+            make_dict_unstructure_fn(
+                StoreAuthorization,
+                converter,
+                access_token=override(omit=True),
+                refresh_token=override(omit=True),
+            ),
+        )
     converter.register_structure_hook_func(_is_sequence, _strict_sequence(converter, detailed))
+    converter.register_structure_hook_factory(_is_optional, _optional(converter))
     converter.register_structure_hook_factory(attrs.has, _strict_class(converter, detailed))
     return converter
 
@@ -208,6 +225,8 @@ def _strict_class(converter: Converter, detailed: bool) -> Any:
     from cattrs.gen import make_dict_structure_fn
 
     def factory(cl: type[Any]) -> Any:
+        if not detailed:
+            return _fast_class(converter, cl)
         base = make_dict_structure_fn(cl, converter)
         fields = {a.name: a.type for a in attrs.fields(cl) if a.init}
 
@@ -215,7 +234,7 @@ def _strict_class(converter: Converter, detailed: bool) -> Any:
             if type(data) is dict and len(data) < len(fields):  # a key is missing
                 missing = [name for name in fields if name not in data]
                 if missing:
-                    raise _missing_fields(cl, missing, fields, detailed)
+                    raise _missing_fields(cl, missing, fields)
             return base(data, cl)  # type: ignore[arg-type]  # not a dict: base refuses it
 
         return structure
@@ -223,11 +242,35 @@ def _strict_class(converter: Converter, detailed: bool) -> Any:
     return factory
 
 
-def _missing_fields(
-    cl: type[Any], missing: list[str], fields: dict[str, Any], detailed: bool
-) -> Exception:
-    if not detailed:
-        return KeyError(missing[0])  # the fast read gives up; the detailed one says where
+def _fast_class(converter: Converter, cl: type[Any]) -> Any:
+    """The fast converter's hook for an attrs class: exactly its fields, each through its hook.
+
+    A document whose keys are not exactly the class's fields raises at once (the detailed
+    converter then says why); otherwise each value goes through its type's hook, resolved once
+    here, and the class's constructor validates them, as cattrs' own generated code does.
+    cattrs' code read each defaulted field under ``if key in o``, passed them as ``**kwargs``
+    and looked for unknown keys with a set difference: a third of a load.
+    """
+    attrs.resolve_types(cl)
+    fields = [a for a in attrs.fields(cl) if a.init]
+    namespace: dict[str, Any] = {"cl": cl, "names": frozenset(a.name for a in fields)}
+    arguments = []
+    for index, field in enumerate(fields):
+        namespace[f"hook{index}"] = converter.get_structure_hook(field.type)
+        namespace[f"type{index}"] = field.type
+        arguments.append(f"{field.alias}=hook{index}(o[{field.name!r}], type{index})")
+    lines = [
+        "def structure(o, _):",
+        "    if type(o) is not dict or o.keys() != names:",
+        "        raise KeyError(cl.__name__)",  # the detailed converter says which key
+        f"    return cl({', '.join(arguments)})",
+    ]
+    # Built from the class's own field names (attrs checks they are identifiers).
+    exec(compile("\n".join(lines), f"<structure {cl.__qualname__}>", "exec"), namespace)
+    return namespace["structure"]
+
+
+def _missing_fields(cl: type[Any], missing: list[str], fields: dict[str, Any]) -> Exception:
     from cattrs.errors import AttributeValidationNote, ClassValidationError
 
     errors = []
@@ -240,6 +283,28 @@ def _missing_fields(
         )
         errors.append(error)
     return ClassValidationError(f"While structuring {cl.__name__}", errors, cl)
+
+
+def _is_optional(type_: Any) -> bool:
+    args = getattr(type_, "__args__", ())
+    return typing.get_origin(type_) in (typing.Union, types.UnionType) and args[1:] == (
+        types.NoneType,
+    )
+
+
+def _optional(converter: Converter) -> Any:
+    """Structure hooks for ``X | None`` that find ``X``'s hook once, not at every value."""
+
+    def factory(type_: Any) -> Any:
+        inner = type_.__args__[0]
+        hook = converter.get_structure_hook(inner)
+
+        def structure(value: object, _: type) -> Any:
+            return None if value is None else hook(value, inner)
+
+        return structure
+
+    return factory
 
 
 def _is_sequence(type_: Any) -> bool:
@@ -495,7 +560,8 @@ def split_release_1_app(document: object) -> tuple[dict[str, Any], list[StoreAut
     those fields comes back as it is, with no authorizations.
 
     Returns:
-        The app's document without ``store_limit`` and ``authorizations``, and one active
+        The app's document without ``store_limit`` and ``authorizations`` (and with no
+        ``callback_url`` registered yet, a field added since), and one active
         `StoreAuthorization` per listed store (authorized when the list says, counted under
         the app's old ``store_limit``).
 
@@ -509,6 +575,7 @@ def split_release_1_app(document: object) -> tuple[dict[str, Any], list[StoreAut
     if not isinstance(data, dict):
         raise InvalidRecordError("$", None, ["$.data: expected an object"])
     kept = {key: value for key, value in data.items() if key not in _RELEASE_1_APP_FIELDS}
+    kept.setdefault("callback_url", None)  # registered since: none yet
     listed = data.get("authorizations", [])
     if not isinstance(listed, list):
         raise InvalidRecordError("$", None, ["$.data.authorizations: expected an array"])

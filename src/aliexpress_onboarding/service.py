@@ -9,7 +9,7 @@ A command waits for its dispatch at most ``dispatch_deadline``: a slow notifier 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
@@ -24,39 +24,91 @@ from .adapters.memory import (
 )
 from .domain.account import AcceptAgreement, DeveloperAccount, DeveloperProfile, SubmitProfile
 from .domain.actors import Actor, ActorKind, Role
-from .domain.app import App, ResetSecret, Resume, Store, Suspend
+from .domain.app import App, RegisterCallbackUrl, ResetSecret, Resume, Store, Suspend
 from .domain.application import Approve, DeveloperApplication, Escalate, Reject
 from .domain.authorization import (
+    EXPIRY_NOTICE,
+    NO_TOKENS,
     NO_USAGE,
     STORE_ALREADY_AUTHORIZED,
     STORE_NOT_AUTHORIZED,
+    AlertTokenExpiry,
     ReauthorizeStore,
+    RecordTokens,
     RevokeStore,
     StoreAuthorization,
     self_stores_scope,
 )
-from .domain.eligibility import Applicant
+from .domain.eligibility import Applicant, Problem
 from .domain.events import Event
+from .domain.oauth import (
+    AUTHORIZATION_LIFETIME,
+    AUTHORIZE_URL,
+    AuthorizationRequest,
+    authorize_url,
+    callback_state_digest,
+    new_state,
+)
 from .domain.records import Timeline
 from .domain.review import ReviewPolicy
+from .domain.tokens import TokenGrant
 from .domain.values import AppName, DeveloperType, LicenseDocument, check_text
 from .errors import (
     ConcurrencyConflictError,
+    InvalidStateError,
     NotFoundError,
+    OnboardingError,
     PermissionDeniedError,
     RuleViolationError,
+    StateReusedError,
     ValidationError,
 )
 from .outbox import RETRY_DELAY_LIMIT, DispatchReport, InlineDispatcher, dispatch_due
-from .ports import KIND_NAMES, AggregateRoot, Clock, CredentialIssuer, Notifier, Repository
+from .ports import (
+    KIND_NAMES,
+    AggregateRoot,
+    Clock,
+    CredentialIssuer,
+    Notifier,
+    PlatformClient,
+    Repository,
+)
 from .views import MAX_PAGE_SIZE, AppView, Page
 
 if TYPE_CHECKING:
     from .sealing import Keyring
 
-__all__ = ["DispatchReport", "OnboardingService", "open_repository"]
+__all__ = ["DispatchReport", "OnboardingService", "RefreshReport", "open_repository"]
 
 logger = logging.getLogger("aliexpress_onboarding.service")
+TOKEN_KEEPER: Final = Actor.system("token-keeper")
+"""The actor of `OnboardingService.refresh_due` and `OnboardingService.alert_expiring`."""
+NO_CALLBACK_URL = Problem(
+    "no_callback_url", "Register the app's callback URL first (register_callback_url)."
+)
+NO_PLATFORM = Problem(
+    "no_platform", "The service has no platform client: give OnboardingService(platform=...)."
+)
+_REFRESH_LOOKBACK: Final = timedelta(days=366)
+
+
+@attrs.frozen
+class RefreshReport:
+    """What `OnboardingService.refresh_due` did.
+
+    Attributes:
+        refreshed: the authorizations whose tokens were refreshed (new versions).
+        failed: ``(authorization id, error message)`` of each refresh the platform refused or
+            that failed; its old tokens are kept, and the next run tries again.
+        unrefreshable: the ids of those whose refresh token is expired or expires with its
+            access token: the seller must authorize again (see `alert_expiring`).
+    """
+
+    refreshed: tuple[StoreAuthorization, ...] = ()
+    failed: tuple[tuple[str, str], ...] = ()
+    unrefreshable: tuple[str, ...] = ()
+
+
 A = TypeVar("A", DeveloperAccount, DeveloperApplication, App, StoreAuthorization)
 
 
@@ -164,6 +216,10 @@ class OnboardingService:
             background thread (one per service); when the notifier is slower than this (a mail
             server that does not answer), the command returns and the dispatch goes on.
             ``timedelta(0)`` never waits.
+        platform: makes the `PlatformClient` of an app (it signs with the app's appSecret),
+            e.g. ``lambda app: HttpPlatformClient(app.app_key, app.secret)``; needed by
+            `complete_authorization`, `refresh_due` and `call_api`.
+        authorize_endpoint: the platform's authorization page (another one for a simulator).
 
     Raises:
         ValidationError: a setting out of range.
@@ -180,6 +236,8 @@ class OnboardingService:
     dispatch_deadline: timedelta = attrs.field(
         default=timedelta(seconds=1), validator=_check_deadline
     )
+    platform: Callable[[App], PlatformClient] | None = attrs.field(default=None)
+    authorize_endpoint: str = attrs.field(default=AUTHORIZE_URL)
     _inline: InlineDispatcher = attrs.field(init=False, repr=False, eq=False)
 
     @_inline.default
@@ -520,7 +578,12 @@ class OnboardingService:
         return authorization
 
     def _authorize(
-        self, app: App, account: DeveloperAccount, store: Store, actor: Actor
+        self,
+        app: App,
+        account: DeveloperAccount,
+        store: Store,
+        actor: Actor,
+        grant: TokenGrant | None = None,
     ) -> StoreAuthorization:
         existing = self.repository.authorization(app.id, store.store_id)
         usage = NO_USAGE
@@ -529,15 +592,25 @@ class OnboardingService:
         now = self.clock.now()
         if existing is None:
             authorization, events = StoreAuthorization.authorize(
-                app=app, account=account, store=store, usage=usage, actor=actor, now=now
+                app=app,
+                account=account,
+                store=store,
+                usage=usage,
+                actor=actor,
+                now=now,
+                grant=grant,
             )
             self.repository.add(authorization, events)
-        elif existing.is_active:
-            raise RuleViolationError("authorize_store", (STORE_ALREADY_AUTHORIZED,))
+            return authorization
+        if existing.is_active:
+            if grant is None:
+                raise RuleViolationError("authorize_store", (STORE_ALREADY_AUTHORIZED,))
+            # The seller authorized again through OAuth: its new tokens replace the old ones.
+            authorization, events = existing.handle(RecordTokens(grant), actor, now)
         else:
-            command = ReauthorizeStore(app, account, store, usage)
+            command = ReauthorizeStore(app, account, store, usage, grant)
             authorization, events = existing.handle(command, actor, now)
-            self.repository.save(authorization, events, expected_version=existing.version)
+        self.repository.save(authorization, events, expected_version=existing.version)
         return authorization
 
     def revoke_store(self, app_id: str, store_id: str, *, actor: Actor) -> StoreAuthorization:
@@ -562,6 +635,211 @@ class OnboardingService:
         revoked, events = existing.handle(RevokeStore(), actor, self.clock.now())
         self._changed(existing, revoked, events)
         return revoked
+
+    # ------------------------------------------------------------------ OAuth and tokens
+
+    def register_callback_url(self, app_id: str, url: str, *, actor: Actor) -> App:
+        """Register the app's callback URL: where the platform sends an authorizing seller back.
+
+        Raises:
+            NotFoundError: no app has that id.
+            PermissionDeniedError: ``actor`` is not the app's owner.
+            InvalidCallbackUrlError: the URL breaks a `CallbackUrl` rule (https, or http on a
+                loopback host only; no query or fragment).
+        """
+        return self._handle_app(app_id, RegisterCallbackUrl(url), actor)
+
+    def begin_authorization(
+        self, app_id: str, *, actor: Actor, lifetime: timedelta = AUTHORIZATION_LIFETIME
+    ) -> str:
+        """Start a seller's authorization of the app: the authorization page to send it to.
+
+        The URL carries a fresh ``state`` (256 bits from `secrets`), bound to the app and to
+        ``actor``, single-use and valid for ``lifetime``. The request is stored through the
+        repository (only the state's digest), so any process of the service may complete it.
+
+        Raises:
+            NotFoundError: no app has that id.
+            PermissionDeniedError: ``actor`` is not a seller.
+            RuleViolationError: the app has no callback URL (``no_callback_url``).
+            ValidationError: ``lifetime`` is not more than 0 and at most an hour.
+        """
+        seller = _check_actor(actor)
+        if seller.kind is not ActorKind.SELLER:
+            raise PermissionDeniedError(seller, "begin_authorization", "only a seller may")
+        app = self._load(App, app_id, "app_id")
+        if app.callback_url is None:
+            raise RuleViolationError("begin_authorization", (NO_CALLBACK_URL,))
+        state = new_state()
+        request = AuthorizationRequest.start(
+            state,
+            app_id=app.id,
+            actor_id=seller.id,
+            redirect_uri=app.callback_url,
+            now=self.clock.now(),
+            lifetime=lifetime,
+        )
+        self.repository.add_authorization_request(request)
+        return authorize_url(app.app_key, app.callback_url, state, base=self.authorize_endpoint)
+
+    def complete_authorization(
+        self, callback_url: str, store: Store, *, actor: Actor
+    ) -> StoreAuthorization:
+        """Finish an authorization: check the platform's redirect, get the tokens, record them.
+
+        Checks the state (known, this seller's, for that app, unused, unexpired), the exact
+        callback URL and that the seller did not refuse; then marks the state used (once, even
+        across processes), exchanges the code for the seller's tokens and records the store's
+        authorization with them (a new one, or the store's again: one valid token per seller
+        and app). Nothing is recorded when a check fails.
+
+        Args:
+            callback_url: the URL the platform redirected the seller's browser to.
+            store: the seller's store being authorized.
+            actor: the seller who began the authorization.
+
+        Raises:
+            AuthorizationError: a missing, foreign, reused or expired state, another
+                seller's state, a callback URL that is not the registered one, or a refusal
+                (`InvalidStateError`, `StateReusedError`, `AuthorizationExpiredError`,
+                `CallbackMismatchError`, `AuthorizationDeniedError`, `InvalidCallbackError`).
+            PlatformError: the platform refused the code (`AuthorizationCodeError`, ...).
+            RuleViolationError: the store may not authorize the app (see `authorize_store`),
+                or the service has no platform client (``no_platform``).
+            ValidationError: ``store`` is not a `Store`.
+        """
+        seller = _check_actor(actor)
+        if not isinstance(store, Store):
+            raise ValidationError("store", store, "must be a Store")
+        digest = callback_state_digest(callback_url)
+        request = self.repository.authorization_request(digest)
+        if request is None:
+            raise InvalidStateError("foreign", "no authorization was begun with this state")
+        if request.actor_id != seller.id:
+            raise InvalidStateError("foreign", "the state was issued to another seller")
+        app = self._load(App, request.app_id, "app_id")
+        now = self.clock.now()
+        code = request.check_callback(callback_url, app_id=app.id, now=now)
+        if not self.repository.use_authorization_request(digest, now):
+            raise StateReusedError(now)  # another process completed it a moment ago
+        grant = self._platform_for(app).create_token(code)
+        account = self.repository.get(DeveloperAccount, app.account_id)
+        try:
+            authorization = self._authorize(app, account, store, seller, grant)
+        except ConcurrencyConflictError:  # another process wrote it meanwhile: read it again
+            authorization = self._authorize(app, account, store, seller, grant)
+        self._dispatch()
+        return authorization
+
+    def _platform_for(self, app: App) -> PlatformClient:
+        if self.platform is None:
+            raise RuleViolationError("platform", (NO_PLATFORM,))
+        return self.platform(app)
+
+    def refresh_due(
+        self, *, within: timedelta = timedelta(days=1), limit: int = 100
+    ) -> RefreshReport:
+        """Refresh the tokens that expire within ``within``, soonest first, up to ``limit``.
+
+        Each refresh stores the new pair in one write; until then the old pair is kept, so a
+        refresh whose answer never arrives (the process killed, the network gone) leaves the
+        old refresh token to try again with on the next run. A refusal is reported, not
+        raised: the others go on.
+
+        Raises:
+            RuleViolationError: the service has no platform client (``no_platform``).
+            ValidationError: ``within`` or ``limit`` out of range.
+        """
+        if not isinstance(within, timedelta) or within < timedelta(0):
+            raise ValidationError("within", within, "must be a timedelta of zero or more")
+        if type(limit) is not int or not 1 <= limit <= MAX_PAGE_SIZE:
+            raise ValidationError(
+                "limit", limit, f"must be a whole number from 1 to {MAX_PAGE_SIZE}"
+            )
+        if self.platform is None:
+            raise RuleViolationError("refresh_due", (NO_PLATFORM,))
+        now = self.clock.now()
+        due = self.repository.authorizations_expiring(now - _REFRESH_LOOKBACK, now + within, limit)
+        refreshed, failed, unrefreshable = [], [], []
+        for authorization in due:
+            if not (authorization.can_outlive_its_token and authorization.refreshable_at(now)):
+                unrefreshable.append(authorization.id)
+                continue
+            try:
+                renewed = self._refresh(authorization)
+            except OnboardingError as error:
+                logger.warning("refreshing %s failed: %s", authorization.id, error)
+                failed.append((authorization.id, str(error)))
+            else:
+                refreshed.append(renewed)
+        self._dispatch()
+        return RefreshReport(tuple(refreshed), tuple(failed), tuple(unrefreshable))
+
+    def _refresh(self, authorization: StoreAuthorization) -> StoreAuthorization:
+        app = self.repository.get(App, authorization.app_id)
+        token = authorization.refresh_token
+        if token is None:  # listed as expiring, so it holds tokens
+            raise ValidationError("refresh_token", None, "the authorization holds no tokens")
+        grant = self._platform_for(app).refresh_token(token)
+        renewed, events = authorization.handle(RecordTokens(grant), TOKEN_KEEPER, self.clock.now())
+        self.repository.save(renewed, events, expected_version=authorization.version)
+        return renewed
+
+    def alert_expiring(self, *, limit: int = 100) -> list[StoreAuthorization]:
+        """Alert the sellers whose token expires within 3 days and cannot be refreshed.
+
+        Once per token: a `TokenExpiring` event (and its e-mail) asks the seller to authorize
+        the app again.
+
+        Raises:
+            ValidationError: ``limit`` out of range.
+        """
+        if type(limit) is not int or not 1 <= limit <= MAX_PAGE_SIZE:
+            raise ValidationError(
+                "limit", limit, f"must be a whole number from 1 to {MAX_PAGE_SIZE}"
+            )
+        now = self.clock.now()
+        alerted = []
+        for authorization in self.repository.authorizations_expiring(
+            now, now + EXPIRY_NOTICE, limit
+        ):
+            try:
+                changed, events = authorization.handle(AlertTokenExpiry(), TOKEN_KEEPER, now)
+            except RuleViolationError:
+                continue  # refreshable, or alerted already
+            try:
+                self.repository.save(changed, events, expected_version=authorization.version)
+            except ConcurrencyConflictError:
+                continue  # changed meanwhile (refreshed, revoked, alerted): the next run sees it
+            alerted.append(changed)
+        self._dispatch()
+        return alerted
+
+    def call_api(
+        self,
+        app_id: str,
+        store_id: str,
+        api: str,
+        params: Mapping[str, object],
+        *,
+        actor: Actor,
+    ) -> Mapping[str, Any]:
+        """Call a business API for a store, signed, with the store's seller's access token.
+
+        Raises:
+            NotFoundError: no app has that id.
+            PermissionDeniedError: ``actor`` is another seller than the app's owner.
+            RuleViolationError: the store does not authorize the app, or holds no token.
+            PlatformError: the platform refused the call (`AccessTokenError`: authorize again).
+        """
+        app = self._readable(App, app_id, "app_id", actor)
+        check_text("store_id", store_id, max_length=128)
+        authorization = self.repository.authorization(app.id, store_id)
+        if authorization is None or not authorization.is_active:
+            raise RuleViolationError("call_api", (STORE_NOT_AUTHORIZED,))
+        if authorization.access_token is None:
+            raise RuleViolationError("call_api", (NO_TOKENS,))
+        return self._platform_for(app).call(api, params, access_token=authorization.access_token)
 
     def suspend_app(self, app_id: str, reason: str, *, actor: Actor) -> App:
         """A reviewer suspends an app.
@@ -588,7 +866,7 @@ class OnboardingService:
     def _handle_app(
         self,
         app_id: str,
-        command: ResetSecret | Suspend | Resume,
+        command: ResetSecret | RegisterCallbackUrl | Suspend | Resume,
         actor: Actor,
     ) -> App:
         app = self._load(App, app_id, "app_id")

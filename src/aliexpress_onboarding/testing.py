@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -41,6 +41,8 @@ from .domain.app import App
 from .domain.application import Approve, DeveloperApplication, Escalate, Reject
 from .domain.authorization import BoundUsage, RevokeStore, StoreAuthorization, self_stores_scope
 from .domain.events import Event
+from .domain.oauth import AuthorizationRequest, new_state
+from .domain.tokens import AccessToken, RefreshToken
 from .domain.values import AppKey, DeveloperType
 from .errors import (
     AlreadyExistsError,
@@ -83,6 +85,27 @@ def _self_app(repository: Repository, store_count: int = 3) -> tuple[DeveloperAc
     repository.add(account, [])
     repository.add(app, [])
     return account, app
+
+
+def _with_tokens(authorization: StoreAuthorization, expires_at: datetime) -> StoreAuthorization:
+    """``authorization`` holding made-up tokens that expire at ``expires_at``."""
+    return attrs.evolve(
+        authorization,
+        access_token=AccessToken(f"access-{authorization.store_id}-0123456789"),
+        refresh_token=RefreshToken(f"refresh-{authorization.store_id}-0123456789"),
+        token_expires_at=expires_at,
+        refresh_expires_at=expires_at + 30 * 24 * HOUR,
+    )
+
+
+def _request() -> AuthorizationRequest:
+    return AuthorizationRequest.start(
+        new_state(),
+        app_id="app-1",
+        actor_id="seller-1",
+        redirect_uri="https://shop.example.com/callback",
+        now=T0,
+    )
 
 
 def _race(calls: Sequence[Callable[[], object]]) -> list[str]:
@@ -658,6 +681,68 @@ class RepositoryContract:
         with pytest.raises(RuleViolationError):
             second_repository.add(*sample_authorization(account, app, "s2"))
         assert None is repository.authorization(app.id, "s2")
+
+    def test_authorizations_expiring_are_those_with_tokens_in_the_window(
+        self, repository: Repository
+    ) -> None:
+        """Active, holding tokens, expiring from ``after`` to ``before``: soonest first."""
+        account, app = _self_app(repository, store_count=10)
+        for n, hours in enumerate([5, 1, 3, 30, 2]):
+            authorization = sample_authorization(account, app, f"s{n}")[0]
+            if n != 4:  # s4 holds no tokens
+                authorization = _with_tokens(authorization, T0 + hours * HOUR)
+            repository.add(authorization, [])
+        revoked, events = repository.authorization(app.id, "s2").handle(  # type: ignore[union-attr]
+            RevokeStore(), Actor.system(), T0
+        )
+        repository.save(revoked, events, expected_version=1)
+        window = repository.authorizations_expiring(T0 + HOUR, T0 + 24 * HOUR, limit=10)
+        first = repository.authorizations_expiring(T0 + 2 * HOUR, T0 + 6 * HOUR, limit=1)
+        assert ([a.store_id for a in window], [a.store_id for a in first]) == (["s1", "s0"], ["s0"])
+
+    def test_a_stored_authorization_keeps_its_tokens(self, repository: Repository) -> None:
+        """Tokens are stored with the record (sealed or not) and come back equal."""
+        account, app = _self_app(repository)
+        authorization = _with_tokens(sample_authorization(account, app)[0], T0 + HOUR)
+        repository.add(authorization, [])
+        assert authorization == repository.get(StoreAuthorization, authorization.id)
+
+    def test_an_authorization_request_is_found_by_its_digest_and_used_once(
+        self, repository: Repository
+    ) -> None:
+        """Stored by its state's digest; the first use wins, later ones get False."""
+        request = _request()
+        repository.add_authorization_request(request)
+        first = repository.use_authorization_request(request.state_digest, T0 + HOUR)
+        again = repository.use_authorization_request(request.state_digest, T0 + 2 * HOUR)
+        stored = repository.authorization_request(request.state_digest)
+        assert (
+            first,
+            again,
+            None if stored is None else stored.used_at,
+            repository.authorization_request("0" * 64),
+            repository.use_authorization_request("0" * 64, T0),
+        ) == (True, False, T0 + HOUR, None, False)
+
+    def test_racing_uses_of_one_request_let_exactly_one_through(
+        self, repository: Repository
+    ) -> None:
+        """Threads completing the same state at once: one True, the others False."""
+        request = _request()
+        repository.add_authorization_request(request)
+        results: list[bool] = []
+        outcomes = _race(
+            [
+                partial(
+                    lambda n: results.append(
+                        repository.use_authorization_request(request.state_digest, T0 + n * HOUR)
+                    ),
+                    n,
+                )
+                for n in range(_RACERS)
+            ]
+        )
+        assert (outcomes, sorted(results)) == (["ok"] * _RACERS, [False] * (_RACERS - 1) + [True])
 
     # ------------------------------------------------------------------ threads, one instance
 

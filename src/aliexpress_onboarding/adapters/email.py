@@ -47,6 +47,8 @@ from ..domain.events import (
     SecretReset,
     StoreAuthorizationRevoked,
     StoreAuthorized,
+    TokenExpiring,
+    TokensIssued,
 )
 from ..domain.values import EmailAddress, optional_text, text_field
 from ..errors import EmailDeliveryError, NotFoundError, ValidationError
@@ -408,6 +410,14 @@ def _compose(event: Event) -> tuple[str, list[str]] | None:
                 else f"The old appSecret still works until {_when(until)}; update your "
                 "software to the new one before then.",
             ]
+        case TokenExpiring():
+            return "a store's access token for your app expires soon", [
+                f"The access token of store authorization {event.aggregate_id} expires on "
+                f"{_when(event.expires_at)}, and it cannot be refreshed.",
+                "Ask the store's seller to authorize your app again before then (send them to "
+                "the authorization page your service gives with begin_authorization); until "
+                "they do, calls for that store will be refused with IllegalAccessToken.",
+            ]
         case _:
             return None
 
@@ -418,8 +428,9 @@ class EmailNotifier:
 
     It writes about `ApplicationApproved`, `ApplicationRejected` (with the reason),
     `ReviewEscalated` (with the ticket id), `AppCreated` (with the app's name and appKey, never
-    its appSecret) and `SecretReset` (with how long the old appSecret still works), and ignores
-    every other event.
+    its appSecret), `SecretReset` (with how long the old appSecret still works) and
+    `TokenExpiring` (a store's token that cannot be refreshed expires within 3 days), and
+    ignores every other event.
 
     Args:
         sender: sends the e-mails; when it raises, so does `notify`, and the outbox keeps the
@@ -462,7 +473,12 @@ _APP_EVENTS: Final = (
     AppSuspended,
     AppResumed,
 )
-_AUTHORIZATION_EVENTS: Final = (StoreAuthorized, StoreAuthorizationRevoked)
+_AUTHORIZATION_EVENTS: Final = (
+    StoreAuthorized,
+    StoreAuthorizationRevoked,
+    TokensIssued,
+    TokenExpiring,
+)
 
 
 def _account_of_authorization(repository: Repository, aggregate_id: str) -> str:

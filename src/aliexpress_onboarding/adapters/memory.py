@@ -26,6 +26,7 @@ from ..domain.authorization import (
     limit_reached,
 )
 from ..domain.events import Event
+from ..domain.oauth import AuthorizationRequest
 from ..domain.values import AppKey, AppSecret
 from ..errors import AlreadyExistsError, ConcurrencyConflictError, NotFoundError
 from ..ports import KIND_NAMES, AggregateRoot, Notifier, OutboxEntry, account_of_seller_key
@@ -70,6 +71,7 @@ class InMemoryRepository:
         self._active_of_app: dict[str, dict[str, StoreAuthorization]] = {}
         self._ordered_of_app: dict[str, list[str]] = {}
         self._bounds: dict[str, dict[str, int]] = {}  # scope -> member -> claiming records
+        self._requests: dict[str, AuthorizationRequest] = {}
 
     def get(self, kind: type[A], aggregate_id: str) -> A:
         """The stored aggregate; `NotFoundError` if there is none."""
@@ -172,6 +174,43 @@ class InMemoryRepository:
                 ordered = self._ordered_of_app[app_id] = sorted(active)
             start = 0 if after is None else bisect.bisect_right(ordered, after)
             return [active[store_id] for store_id in ordered[start : start + limit]]
+
+    def authorizations_expiring(
+        self, after: datetime, before: datetime, limit: int
+    ) -> list[StoreAuthorization]:
+        """Up to ``limit`` active authorizations whose token expires from ``after`` to ``before``.
+
+        Soonest first. A scan of the authorizations: fine in memory.
+        """
+        with self._lock:
+            found = [
+                a
+                for active in self._active_of_app.values()
+                for a in active.values()
+                if a.token_expires_at is not None and after <= a.token_expires_at < before
+            ]
+        return sorted(found, key=lambda a: (a.token_expires_at, a.id))[:limit]
+
+    def add_authorization_request(self, request: AuthorizationRequest) -> None:
+        """Keep a pending authorization request by its state's digest."""
+        with self._lock:
+            if request.state_digest in self._requests:
+                raise ConcurrencyConflictError(request.state_digest, 0, None)
+            self._requests[request.state_digest] = request
+
+    def authorization_request(self, state_digest: str) -> AuthorizationRequest | None:
+        """The request whose state has this digest, or ``None``."""
+        with self._lock:
+            return self._requests.get(state_digest)
+
+    def use_authorization_request(self, state_digest: str, used_at: datetime) -> bool:
+        """Mark the request used unless it is already (or unknown); under the lock."""
+        with self._lock:
+            request = self._requests.get(state_digest)
+            if request is None or request.used_at is not None:
+                return False
+            self._requests[state_digest] = attrs.evolve(request, used_at=used_at)
+            return True
 
     def bound_usage(self, scope: str, member: str) -> BoundUsage:
         """How many distinct members ``scope`` holds, and whether ``member`` is one."""

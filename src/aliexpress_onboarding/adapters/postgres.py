@@ -41,6 +41,7 @@ from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Final, LiteralString, TypeVar
 
+import attrs
 import psycopg
 import psycopg.errors
 from psycopg import sql
@@ -59,6 +60,7 @@ from ..domain.authorization import (
     limit_reached,
 )
 from ..domain.events import Event
+from ..domain.oauth import AuthorizationRequest
 from ..errors import (
     AlreadyExistsError,
     ConcurrencyConflictError,
@@ -154,11 +156,21 @@ _MIGRATIONS: Final[dict[int, tuple[LiteralString, ...]]] = {
             active BOOLEAN NOT NULL,
             version INTEGER NOT NULL,
             bound_scope TEXT,
+            token_expires_at TIMESTAMPTZ,
             document TEXT NOT NULL,
             UNIQUE (app_id, store_id)
         )""",
         "CREATE INDEX authorizations_active ON {schema}.authorizations (app_id, store_id)"
         " WHERE active",
+        "CREATE INDEX authorizations_expiring ON {schema}.authorizations (token_expires_at, id)"
+        " WHERE active AND token_expires_at IS NOT NULL",
+        """CREATE TABLE {schema}.authorization_requests (
+            state_digest TEXT PRIMARY KEY,
+            app_id TEXT NOT NULL,
+            expires_at TIMESTAMPTZ NOT NULL,
+            used_at TIMESTAMPTZ,
+            document TEXT NOT NULL
+        )""",
         """CREATE TABLE {schema}.bound_members (
             scope TEXT NOT NULL,
             member TEXT NOT NULL,
@@ -526,8 +538,8 @@ class PostgresRepository:
         cursor.execute(
             self._sql(
                 "INSERT INTO {schema}.authorizations"
-                " (id, app_id, store_id, active, version, bound_scope, document)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
+                " (id, app_id, store_id, active, version, bound_scope, token_expires_at, document)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
             ),
             (
                 authorization.id,
@@ -536,6 +548,7 @@ class PostgresRepository:
                 authorization.is_active,
                 authorization.version,
                 None if claim is None else claim.scope,
+                authorization.token_expires_at,
                 document,
             ),
         )
@@ -732,13 +745,14 @@ class PostgresRepository:
                 raise ConcurrencyConflictError(authorization.id, expected_version, row[0])
             cursor.execute(
                 self._sql(
-                    "UPDATE {schema}.authorizations"
-                    " SET version = %s, active = %s, bound_scope = %s, document = %s WHERE id = %s"
+                    "UPDATE {schema}.authorizations SET version = %s, active = %s,"
+                    " bound_scope = %s, token_expires_at = %s, document = %s WHERE id = %s"
                 ),
                 (
                     authorization.version,
                     authorization.is_active,
                     None if claim is None else claim.scope,
+                    authorization.token_expires_at,
                     document,
                     authorization.id,
                 ),
@@ -839,6 +853,68 @@ class PostgresRepository:
         )
         return [self._decode(StoreAuthorization, document, row_id) for row_id, document in rows]
 
+    def authorizations_expiring(
+        self, after: datetime, before: datetime, limit: int
+    ) -> list[StoreAuthorization]:
+        """Up to ``limit`` active authorizations whose token expires from ``after`` to ``before``.
+
+        Soonest first: one index range.
+        """
+        rows = self._read(
+            "SELECT id, document FROM {schema}.authorizations"
+            " WHERE active AND token_expires_at >= %s AND token_expires_at < %s"
+            " ORDER BY token_expires_at, id LIMIT %s",
+            (after, before, max(limit, 0)),
+        )
+        return [self._decode(StoreAuthorization, document, row_id) for row_id, document in rows]
+
+    def add_authorization_request(self, request: AuthorizationRequest) -> None:
+        """Store a pending authorization request (by its state's digest)."""
+        with self._transaction((request.state_digest, 0)) as cursor:
+            cursor.execute(
+                self._sql(
+                    "INSERT INTO {schema}.authorization_requests"
+                    " (state_digest, app_id, expires_at, used_at, document)"
+                    " VALUES (%s, %s, %s, %s, %s)"
+                ),
+                (
+                    request.state_digest,
+                    request.app_id,
+                    request.expires_at,
+                    request.used_at,
+                    to_json(request),
+                ),
+            )
+
+    def authorization_request(self, state_digest: str) -> AuthorizationRequest | None:
+        """The request whose state has this digest, used or not, or ``None``."""
+        rows = self._read(
+            "SELECT document, used_at FROM {schema}.authorization_requests WHERE state_digest = %s",
+            (state_digest,),
+        )
+        if not rows:
+            return None
+        request: AuthorizationRequest = from_stored_json(
+            rows[0][0], AuthorizationRequest, record=f"authorization_request:{state_digest}"
+        )
+        used = _utc(rows[0][1])
+        return request if used is None else attrs.evolve(request, used_at=used)
+
+    def use_authorization_request(self, state_digest: str, used_at: datetime) -> bool:
+        """Mark the request used, if nobody did: ``False`` if it was used already (or unknown).
+
+        One conditional UPDATE: of two processes completing the same state, one gets ``True``.
+        """
+        with self._transaction() as cursor:
+            cursor.execute(
+                self._sql(
+                    "UPDATE {schema}.authorization_requests SET used_at = %s"
+                    " WHERE state_digest = %s AND used_at IS NULL"
+                ),
+                (used_at, state_digest),
+            )
+            return cursor.rowcount == 1
+
     def bound_usage(self, scope: str, member: str) -> BoundUsage:
         """How many distinct members ``scope`` holds, and whether ``member`` is one."""
         ((members, holds),) = self._read(
@@ -913,6 +989,21 @@ class PostgresRepository:
                             " WHERE kind = %s AND id = %s"
                         ),
                         (resealed, KIND_NAMES[App], row_id),
+                    )
+                    rewritten += 1
+            cursor.execute(
+                self._sql(
+                    "SELECT id, document FROM {schema}.authorizations"
+                    " WHERE active AND document LIKE %s FOR UPDATE"
+                ),
+                ('%"access_token":"%',),
+            )
+            for row_id, document in cursor.fetchall():
+                resealed = self._secrets.resealed(document)
+                if resealed is not None:
+                    cursor.execute(
+                        self._sql("UPDATE {schema}.authorizations SET document = %s WHERE id = %s"),
+                        (resealed, row_id),
                     )
                     rewritten += 1
         return rewritten

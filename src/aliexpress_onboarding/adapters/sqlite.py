@@ -22,6 +22,8 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext, supp
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, TypeVar
 
+import attrs
+
 from ..domain.account import DeveloperAccount
 from ..domain.app import App
 from ..domain.application import ApplicationStatus, DeveloperApplication
@@ -33,6 +35,7 @@ from ..domain.authorization import (
     limit_reached,
 )
 from ..domain.events import Event
+from ..domain.oauth import AuthorizationRequest
 from ..errors import (
     AlreadyExistsError,
     ConcurrencyConflictError,
@@ -127,8 +130,8 @@ def _insert_authorization(
     claim = authorization.bound_claim
     connection.execute(
         "INSERT INTO authorizations"
-        " (id, app_id, store_id, active, version, bound_scope, document)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        " (id, app_id, store_id, active, version, bound_scope, token_expires_at, document)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (
             authorization.id,
             authorization.app_id,
@@ -136,6 +139,7 @@ def _insert_authorization(
             authorization.is_active,
             authorization.version,
             None if claim is None else claim.scope,
+            _optional_utc_text(authorization.token_expires_at),
             document,
         ),
     )
@@ -210,10 +214,20 @@ _MIGRATIONS: Final[dict[int, str]] = {
         active INTEGER NOT NULL,
         version INTEGER NOT NULL,
         bound_scope TEXT,
+        token_expires_at TEXT,
         document TEXT NOT NULL,
         UNIQUE (app_id, store_id)
     );
     CREATE INDEX authorizations_active ON authorizations (app_id, store_id) WHERE active;
+    CREATE INDEX authorizations_expiring ON authorizations (token_expires_at, id)
+        WHERE active AND token_expires_at IS NOT NULL;
+    CREATE TABLE authorization_requests (
+        state_digest TEXT PRIMARY KEY,
+        app_id TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        used_at TEXT,
+        document TEXT NOT NULL
+    ) WITHOUT ROWID;
     CREATE TABLE bound_members (
         scope TEXT NOT NULL,
         member TEXT NOT NULL,
@@ -271,6 +285,14 @@ _CLAIM: Final = (
 def _utc_text(value: datetime) -> str:
     # One width for every stored time, so that text order is time order.
     return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _parse_utc(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def _optional_utc_text(value: datetime | None) -> str | None:
+    return None if value is None else _utc_text(value)
 
 
 def _enable_wal(connection: sqlite3.Connection, *, deadline: float) -> None:
@@ -584,12 +606,13 @@ class SQLiteRepository:
             if row[0] != expected_version:
                 raise ConcurrencyConflictError(authorization.id, expected_version, row[0])
             connection.execute(
-                "UPDATE authorizations SET version = ?, active = ?, bound_scope = ?, document = ?"
-                " WHERE id = ?",
+                "UPDATE authorizations SET version = ?, active = ?, bound_scope = ?,"
+                " token_expires_at = ?, document = ? WHERE id = ?",
                 (
                     authorization.version,
                     authorization.is_active,
                     None if claim is None else claim.scope,
+                    _optional_utc_text(authorization.token_expires_at),
                     document,
                     authorization.id,
                 ),
@@ -661,6 +684,70 @@ class SQLiteRepository:
         )
         return [self._decode(StoreAuthorization, document, row_id) for row_id, document in rows]
 
+    def authorizations_expiring(
+        self, after: datetime, before: datetime, limit: int
+    ) -> list[StoreAuthorization]:
+        """Up to ``limit`` active authorizations whose token expires from ``after`` to ``before``.
+
+        Soonest first: one index range.
+        """
+        rows = self._read(
+            "SELECT id, document FROM authorizations INDEXED BY authorizations_expiring"
+            " WHERE active AND token_expires_at >= ? AND token_expires_at < ?"
+            " ORDER BY token_expires_at, id LIMIT ?",
+            (_utc_text(after), _utc_text(before), limit),
+        )
+        return [self._decode(StoreAuthorization, document, row_id) for row_id, document in rows]
+
+    def add_authorization_request(self, request: AuthorizationRequest) -> None:
+        """Store a pending authorization request (by its state's digest)."""
+        with self._write() as connection:
+            try:
+                connection.execute(
+                    "INSERT INTO authorization_requests"
+                    " (state_digest, app_id, expires_at, used_at, document) VALUES (?, ?, ?, ?, ?)",
+                    (
+                        request.state_digest,
+                        request.app_id,
+                        _utc_text(request.expires_at),
+                        _optional_utc_text(request.used_at),
+                        to_json(request),
+                    ),
+                )
+            except sqlite3.IntegrityError as error:
+                raise ConcurrencyConflictError(request.state_digest, 0, None) from error
+
+    def authorization_request(self, state_digest: str) -> AuthorizationRequest | None:
+        """The request whose state has this digest, used or not, or ``None``."""
+        rows = self._read(
+            "SELECT document, used_at FROM authorization_requests WHERE state_digest = ?",
+            (state_digest,),
+        )
+        if not rows:
+            return None
+        request: AuthorizationRequest = from_stored_json(
+            rows[0][0], AuthorizationRequest, record=f"authorization_request:{state_digest}"
+        )
+        used = rows[0][1]
+        return request if used is None else attrs.evolve(request, used_at=_parse_utc(used))
+
+    def use_authorization_request(self, state_digest: str, used_at: datetime) -> bool:
+        """Mark the request used, if nobody did: ``False`` if it was used already (or unknown).
+
+        One statement, atomic by itself: of two processes completing the same state, one gets
+        ``True``.
+        """
+        with self._turns:
+            try:
+                cursor = self._connection().execute(
+                    "UPDATE authorization_requests SET used_at = ?"
+                    " WHERE state_digest = ? AND used_at IS NULL",
+                    (_utc_text(used_at), state_digest),
+                )
+            except sqlite3.Error as error:
+                raise _storage_error("a write failed", self.path, error) from error
+        return cursor.rowcount == 1
+
     def bound_usage(self, scope: str, member: str) -> BoundUsage:
         """How many distinct members ``scope`` holds, and whether ``member`` is one."""
         ((members, holds),) = self._read(
@@ -729,6 +816,17 @@ class SQLiteRepository:
                     connection.execute(
                         "UPDATE aggregates SET document = ? WHERE kind = ? AND id = ?",
                         (resealed, KIND_NAMES[App], row_id),
+                    )
+                    rewritten += 1
+            rows = connection.execute(
+                "SELECT id, document FROM authorizations WHERE active AND document LIKE ?",
+                ('%"access_token":"%',),
+            ).fetchall()
+            for row_id, document in rows:
+                resealed = self._secrets.resealed(document)
+                if resealed is not None:
+                    connection.execute(
+                        "UPDATE authorizations SET document = ? WHERE id = ?", (resealed, row_id)
                     )
                     rewritten += 1
         return rewritten

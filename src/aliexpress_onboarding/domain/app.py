@@ -1,7 +1,8 @@
 """Apps: guide step 3, "Apply for Appkey".
 
-create --> active <--suspend/resume--> suspended; reset_secret. The stores that authorize an
-app are records of their own (`aliexpress_onboarding.domain.authorization`).
+create --> active <--suspend/resume--> suspended; reset_secret, register_callback_url. The
+stores that authorize an app are records of their own (`aliexpress_onboarding.domain.
+authorization`).
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ from .events import (
     AppCreated,
     AppResumed,
     AppSuspended,
+    CallbackUrlRegistered,
     Event,
     SecretReset,
 )
 from .machine import EventRecorder, StateMachine, run
+from .oauth import CallbackUrl
 from .values import (
     AppKey,
     AppName,
@@ -41,6 +44,7 @@ from .values import (
 __all__ = [
     "App",
     "AppStatus",
+    "RegisterCallbackUrl",
     "ResetSecret",
     "Resume",
     "Store",
@@ -103,6 +107,9 @@ class App:
     previous_secret: AppSecret | None = None
     previous_secret_valid_until: datetime | None = attrs.field(
         default=None, validator=optional_aware
+    )
+    callback_url: CallbackUrl | None = attrs.field(
+        default=None, validator=attrs.validators.optional(attrs.validators.instance_of(CallbackUrl))
     )
 
     machine: ClassVar[StateMachine[AppStatus]]
@@ -182,7 +189,7 @@ class App:
 
     def handle(
         self,
-        command: ResetSecret | Suspend | Resume,
+        command: ResetSecret | RegisterCallbackUrl | Suspend | Resume,
         actor: Actor,
         now: datetime,
     ) -> tuple[App, tuple[Event, ...]]:
@@ -260,6 +267,34 @@ class ResetSecret:
         }
 
 
+def _callback(value: CallbackUrl | str) -> CallbackUrl:
+    return value if isinstance(value, CallbackUrl) else CallbackUrl(value)
+
+
+@attrs.frozen
+class RegisterCallbackUrl:
+    """Register (or replace) the app's callback URL, where the platform sends sellers back.
+
+    An authorization started before the change keeps the URL it was started with.
+
+    Raises:
+        InvalidCallbackUrlError: the URL breaks a `CallbackUrl` rule (https, or http on a
+            loopback host; no query, no fragment; ...).
+    """
+
+    url: CallbackUrl = attrs.field(converter=_callback)
+    name: ClassVar[str] = "register_callback_url"
+
+    def guard(self, app: App, actor: Actor, now: datetime) -> Sequence[Problem]:
+        """Nothing beyond state and actor."""
+        return ()
+
+    def effect(self, app: App, events: EventRecorder) -> Mapping[str, Any]:
+        """Keep the URL."""
+        events.record(CallbackUrlRegistered, callback_url=self.url.value)
+        return {"callback_url": self.url}
+
+
 @attrs.frozen
 class Suspend:
     """The platform suspends the app: it takes no new store authorizations."""
@@ -300,12 +335,15 @@ APP_MACHINE: StateMachine[AppStatus] = StateMachine(
     commands={
         "create_app": frozenset({Role.OWNER}),
         ResetSecret.name: frozenset({Role.OWNER}),
+        RegisterCallbackUrl.name: frozenset({Role.OWNER}),
         Suspend.name: frozenset({Role.REVIEWER}),
         Resume.name: frozenset({Role.REVIEWER}),
     },
     edges=[
         (AppStatus.ACTIVE, ResetSecret.name, AppStatus.ACTIVE),
         (AppStatus.SUSPENDED, ResetSecret.name, AppStatus.SUSPENDED),
+        (AppStatus.ACTIVE, RegisterCallbackUrl.name, AppStatus.ACTIVE),
+        (AppStatus.SUSPENDED, RegisterCallbackUrl.name, AppStatus.SUSPENDED),
         (AppStatus.ACTIVE, Suspend.name, AppStatus.SUSPENDED),
         (AppStatus.SUSPENDED, Resume.name, AppStatus.ACTIVE),
     ],

@@ -1,6 +1,7 @@
 """Store authorizations: a seller authorizes an app for its store, each one a record.
 
-authorize_store --> active <--revoke_store/reauthorize_store--> revoked.
+authorize_store --> active <--revoke_store/reauthorize_store--> revoked; record_tokens and
+alert_token_expiry while active.
 
 An authorization is keyed by its app and its store (`authorization_id`), so authorizing and
 revoking cost the same for an app with 100 000 stores as for one with 1. A Self developer's
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, ClassVar, Final
 
 import attrs
@@ -25,15 +26,25 @@ from .account import DeveloperAccount, store_count
 from .actors import Actor, ActorKind, Role
 from .app import App, AppStatus, Store
 from .eligibility import Problem
-from .events import Event, StoreAuthorizationRevoked, StoreAuthorized
+from .events import (
+    Event,
+    StoreAuthorizationRevoked,
+    StoreAuthorized,
+    TokenExpiring,
+    TokensIssued,
+)
 from .machine import EventRecorder, StateMachine, run
-from .values import DeveloperType, aware, require_aware, text_field, version
+from .tokens import AccessToken, RefreshToken, TokenGrant
+from .values import DeveloperType, aware, optional_aware, require_aware, text_field, version
 
 __all__ = [
+    "EXPIRY_NOTICE",
+    "AlertTokenExpiry",
     "AuthorizationStatus",
     "BoundClaim",
     "BoundUsage",
     "ReauthorizeStore",
+    "RecordTokens",
     "RevokeStore",
     "StoreAuthorization",
     "authorization_id",
@@ -74,6 +85,20 @@ NOT_OWNER_OR_STORE_SELLER = Problem(
     "not_owner_or_store_seller",
     "Only the app's owner or the store's own seller can revoke an authorization.",
 )
+
+NO_TOKENS = Problem("no_tokens", "The authorization holds no tokens (it was not made by OAuth).")
+REFRESHABLE = Problem(
+    "refreshable",
+    "The token can still be refreshed: refresh it (refresh_due) rather than alert the seller.",
+)
+NOT_EXPIRING = Problem("not_expiring", "The token does not expire within the notice period.")
+ALREADY_ALERTED = Problem("already_alerted", "The seller was alerted about this token already.")
+GRANT_OF_ANOTHER_SELLER = Problem(
+    "grant_of_another_seller", "The platform granted these tokens for another seller."
+)
+
+EXPIRY_NOTICE: Final = timedelta(days=3)
+"""How long before a token that cannot be refreshed expires its seller is alerted."""
 
 _ID_PREFIX: Final = "auth-"
 
@@ -131,6 +156,40 @@ def _check_store(_: object, __: object, value: Any) -> None:
         raise ValidationError("store", value, "must be a Store")
 
 
+def _optional(kind: type) -> Any:
+    def validate(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        if value is not None and not isinstance(value, kind):
+            raise ValidationError(attribute.name, None, f"must be {kind.__name__}", secret=True)
+
+    return validate
+
+
+def _tokens(grant: TokenGrant | None) -> dict[str, Any]:
+    """The fields a grant sets (all four None without one), the alert reset."""
+    if grant is None:
+        return dict.fromkeys(
+            (
+                "access_token",
+                "refresh_token",
+                "token_expires_at",
+                "refresh_expires_at",
+                "expiry_alerted_at",
+            )
+        )
+    return {
+        "access_token": grant.access_token,
+        "refresh_token": grant.refresh_token,
+        "token_expires_at": grant.expires_at,
+        "refresh_expires_at": grant.refresh_expires_at,
+        "expiry_alerted_at": None,
+    }
+
+
+def _check_grant(grant: object) -> None:
+    if grant is not None and not isinstance(grant, TokenGrant):
+        raise ValidationError("grant", None, "must be a TokenGrant", secret=True)
+
+
 def _check_limit(_: object, attribute: attrs.Attribute[int | None], value: object) -> None:
     if value is not None:
         store_count(None, attribute, value)  # type: ignore[arg-type]
@@ -166,8 +225,45 @@ class StoreAuthorization:
     store_limit: int | None = attrs.field(validator=_check_limit)
     status: AuthorizationStatus = AuthorizationStatus.ACTIVE
     version: int = attrs.field(default=1, validator=version)
+    access_token: AccessToken | None = attrs.field(default=None, validator=_optional(AccessToken))
+    refresh_token: RefreshToken | None = attrs.field(
+        default=None, validator=_optional(RefreshToken)
+    )
+    token_expires_at: datetime | None = attrs.field(default=None, validator=optional_aware)
+    refresh_expires_at: datetime | None = attrs.field(default=None, validator=optional_aware)
+    expiry_alerted_at: datetime | None = attrs.field(default=None, validator=optional_aware)
 
     machine: ClassVar[StateMachine[AuthorizationStatus]]
+
+    def __attrs_post_init__(self) -> None:
+        tokens = (
+            self.access_token,
+            self.refresh_token,
+            self.token_expires_at,
+            self.refresh_expires_at,
+        )
+        if any(t is None for t in tokens) and any(t is not None for t in tokens):
+            raise ValidationError(
+                "access_token", None, "tokens and their expiry times come all four or none"
+            )
+
+    @property
+    def has_tokens(self) -> bool:
+        """Whether the authorization holds the seller's tokens (it was made through OAuth)."""
+        return self.access_token is not None
+
+    def refreshable_at(self, now: datetime) -> bool:
+        """Whether the refresh token still buys a new pair at ``now``."""
+        return self.refresh_expires_at is not None and now < self.refresh_expires_at
+
+    @property
+    def can_outlive_its_token(self) -> bool:
+        """Whether a refresh can extend the tokens: the refresh token outlives the access token."""
+        return (
+            self.refresh_expires_at is not None
+            and self.token_expires_at is not None
+            and self.refresh_expires_at > self.token_expires_at
+        )
 
     @property
     def owner_id(self) -> str:
@@ -201,6 +297,7 @@ class StoreAuthorization:
         usage: BoundUsage,
         actor: Actor,
         now: datetime,
+        grant: TokenGrant | None = None,
     ) -> tuple[StoreAuthorization, tuple[Event, ...]]:
         """A seller authorizes ``app`` for its own store ``store`` (the first time).
 
@@ -212,15 +309,17 @@ class StoreAuthorization:
                 repository's `bound_usage` of `self_stores_scope`), else ignored.
             actor: the store's seller.
             now: the time of the authorization.
+            grant: the seller's tokens, when the authorization came through OAuth.
 
         Raises:
             PermissionDeniedError: ``actor`` is not a seller.
-            RuleViolationError: not the store's seller, a suspended app, or for a Self app a
-                store of another enterprise or the bound reached.
+            RuleViolationError: not the store's seller, a suspended app, a grant for another
+                seller, or for a Self app a store of another enterprise or the bound reached.
             ValidationError: malformed arguments.
         """
         now = require_aware("now", now)
         _check_parties(app, account, store, usage)
+        _check_grant(grant)
         limit = _limit_of(app, account)
         authorization = cls(
             id=authorization_id(app.id, store.store_id),
@@ -233,17 +332,22 @@ class StoreAuthorization:
             created_at=now,
             updated_at=now,
             store_limit=limit,
+            **_tokens(grant),
         )
         AUTHORIZATION_MACHINE.check_creation(authorization, actor)
-        problems = _authorize_problems(app, account, store, usage, actor)
+        problems = _authorize_problems(app, account, store, usage, actor, grant)
         if problems:
             raise RuleViolationError("authorize_store", problems)
         recorder = EventRecorder(authorization.id, 1, now, actor)
         recorder.record(StoreAuthorized, store_id=store.store_id, seller_id=store.seller_id)
+        _record_grant(recorder, grant)
         return authorization, tuple(recorder.events)
 
     def handle(
-        self, command: ReauthorizeStore | RevokeStore, actor: Actor, now: datetime
+        self,
+        command: ReauthorizeStore | RevokeStore | RecordTokens | AlertTokenExpiry,
+        actor: Actor,
+        now: datetime,
     ) -> tuple[StoreAuthorization, tuple[Event, ...]]:
         """Apply one command; the authorization itself is never changed.
 
@@ -280,13 +384,27 @@ def _limit_of(app: App, account: DeveloperAccount) -> int | None:
     return account.verified_store_count if app.developer_type is DeveloperType.SELF else None
 
 
+def _record_grant(recorder: EventRecorder, grant: TokenGrant | None) -> None:
+    if grant is not None:
+        recorder.record(
+            TokensIssued, expires_at=grant.expires_at, refresh_expires_at=grant.refresh_expires_at
+        )
+
+
 def _authorize_problems(
-    app: App, account: DeveloperAccount, store: Store, usage: BoundUsage, actor: Actor
+    app: App,
+    account: DeveloperAccount,
+    store: Store,
+    usage: BoundUsage,
+    actor: Actor,
+    grant: TokenGrant | None = None,
 ) -> list[Problem]:
     """Own store only, an active app; Self apps: own enterprise, within the developer's bound."""
     problems = []
     if actor.id != store.seller_id:
         problems.append(NOT_STORE_SELLER)
+    if grant is not None and grant.seller_id not in (None, store.seller_id):
+        problems.append(GRANT_OF_ANOTHER_SELLER)
     if app.status is not AppStatus.ACTIVE:
         problems.append(APP_NOT_ACTIVE)
     if app.developer_type is DeveloperType.SELF:
@@ -305,10 +423,12 @@ class ReauthorizeStore:
     account: DeveloperAccount
     store: Store
     usage: BoundUsage = NO_USAGE
+    grant: TokenGrant | None = None
     name: ClassVar[str] = "reauthorize_store"
 
     def __attrs_post_init__(self) -> None:
         _check_parties(self.app, self.account, self.store, self.usage)
+        _check_grant(self.grant)
 
     def guard(
         self, authorization: StoreAuthorization, actor: Actor, now: datetime
@@ -316,15 +436,19 @@ class ReauthorizeStore:
         """As for a first authorization, for the same app and store."""
         if (self.app.id, self.store.store_id) != (authorization.app_id, authorization.store_id):
             return (OTHER_APP_OR_STORE,)
-        return _authorize_problems(self.app, self.account, self.store, self.usage, actor)
+        return _authorize_problems(
+            self.app, self.account, self.store, self.usage, actor, self.grant
+        )
 
     def effect(self, authorization: StoreAuthorization, events: EventRecorder) -> Mapping[str, Any]:
         """Record the authorization again, under the account's bound of now."""
         events.record(StoreAuthorized, store_id=self.store.store_id, seller_id=self.store.seller_id)
+        _record_grant(events, self.grant)
         return {
             "store": self.store,
             "authorized_at": events.now,
             "store_limit": _limit_of(self.app, self.account),
+            **_tokens(self.grant),
         }
 
 
@@ -346,9 +470,68 @@ class RevokeStore:
         return ()
 
     def effect(self, authorization: StoreAuthorization, events: EventRecorder) -> Mapping[str, Any]:
-        """Record it; the store's place in a Self bound is given back with the record."""
+        """Record it and forget the tokens; the store's place in a Self bound is given back."""
         events.record(StoreAuthorizationRevoked, store_id=authorization.store_id)
-        return {}
+        return _tokens(None)
+
+
+@attrs.frozen
+class RecordTokens:
+    """Keep the seller's new tokens: a refresh, or the seller authorizing the app again.
+
+    The new pair replaces the old one in one write: until it is stored the old pair is kept,
+    so a refresh whose answer is lost leaves the old refresh token to try again with.
+    """
+
+    grant: TokenGrant = attrs.field(validator=attrs.validators.instance_of(TokenGrant))
+    name: ClassVar[str] = "record_tokens"
+
+    def guard(
+        self, authorization: StoreAuthorization, actor: Actor, now: datetime
+    ) -> Sequence[Problem]:
+        """A seller only for its own store; the grant must be this store's seller's."""
+        problems = []
+        if actor.kind is ActorKind.SELLER and actor.id != authorization.store.seller_id:
+            problems.append(NOT_STORE_SELLER)
+        if self.grant.seller_id not in (None, authorization.store.seller_id):
+            problems.append(GRANT_OF_ANOTHER_SELLER)
+        return problems
+
+    def effect(self, authorization: StoreAuthorization, events: EventRecorder) -> Mapping[str, Any]:
+        """Replace the pair; the event gives the new expiry times, never the tokens."""
+        _record_grant(events, self.grant)
+        return _tokens(self.grant)
+
+
+@attrs.frozen
+class AlertTokenExpiry:
+    """Tell the seller, once per token, that a token that cannot be refreshed expires soon.
+
+    Allowed from `EXPIRY_NOTICE` (3 days) before the access token expires, when the refresh
+    token does not outlive it (a refresh could not help): the seller must authorize again.
+    """
+
+    name: ClassVar[str] = "alert_token_expiry"
+
+    def guard(
+        self, authorization: StoreAuthorization, actor: Actor, now: datetime
+    ) -> Sequence[Problem]:
+        """Tokens that cannot be refreshed, expiring within the notice, not alerted yet."""
+        expires_at = authorization.token_expires_at
+        if expires_at is None:
+            return (NO_TOKENS,)
+        if authorization.can_outlive_its_token and authorization.refreshable_at(now):
+            return (REFRESHABLE,)
+        if now < expires_at - EXPIRY_NOTICE:
+            return (NOT_EXPIRING,)
+        if authorization.expiry_alerted_at is not None:
+            return (ALREADY_ALERTED,)
+        return ()
+
+    def effect(self, authorization: StoreAuthorization, events: EventRecorder) -> Mapping[str, Any]:
+        """Record the alert (the e-mail goes out with its event)."""
+        events.record(TokenExpiring, expires_at=authorization.token_expires_at)
+        return {"expiry_alerted_at": events.now}
 
 
 AUTHORIZATION_MACHINE: StateMachine[AuthorizationStatus] = StateMachine(
@@ -359,10 +542,14 @@ AUTHORIZATION_MACHINE: StateMachine[AuthorizationStatus] = StateMachine(
         "authorize_store": frozenset({Role.SELLER}),
         ReauthorizeStore.name: frozenset({Role.SELLER}),
         RevokeStore.name: frozenset({Role.SELLER, Role.SYSTEM}),
+        RecordTokens.name: frozenset({Role.SELLER, Role.SYSTEM}),
+        AlertTokenExpiry.name: frozenset({Role.SYSTEM}),
     },
     edges=[
         (AuthorizationStatus.ACTIVE, RevokeStore.name, AuthorizationStatus.REVOKED),
         (AuthorizationStatus.REVOKED, ReauthorizeStore.name, AuthorizationStatus.ACTIVE),
+        (AuthorizationStatus.ACTIVE, RecordTokens.name, AuthorizationStatus.ACTIVE),
+        (AuthorizationStatus.ACTIVE, AlertTokenExpiry.name, AuthorizationStatus.ACTIVE),
     ],
     creation="authorize_store",
 )

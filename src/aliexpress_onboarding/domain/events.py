@@ -25,6 +25,7 @@ __all__ = [
     "AppCreated",
     "AppResumed",
     "AppSuspended",
+    "CallbackUrlRegistered",
     "ApplicationApproved",
     "ApplicationRejected",
     "ApplicationSubmitted",
@@ -34,6 +35,8 @@ __all__ = [
     "SecretReset",
     "StoreAuthorizationRevoked",
     "StoreAuthorized",
+    "TokenExpiring",
+    "TokensIssued",
 ]
 
 
@@ -176,6 +179,31 @@ class StoreAuthorizationRevoked(Event):
     """A store's authorization of the app was revoked."""
 
     store_id: str
+
+
+@attrs.frozen(kw_only=True, field_transformer=_checked)
+class TokensIssued(Event):
+    """The store's seller's tokens for the app were issued or refreshed (never their values)."""
+
+    expires_at: datetime
+    refresh_expires_at: datetime
+
+
+@attrs.frozen(kw_only=True, field_transformer=_checked)
+class TokenExpiring(Event):
+    """The store's access token expires soon and cannot be refreshed: authorize again.
+
+    The seller must authorize the app again before ``expires_at``.
+    """
+
+    expires_at: datetime
+
+
+@attrs.frozen(kw_only=True, field_transformer=_checked)
+class CallbackUrlRegistered(Event):
+    """The app's callback URL (where the platform sends sellers back) was registered."""
+
+    callback_url: str
 
 
 @attrs.frozen(kw_only=True, field_transformer=_checked)
