@@ -93,7 +93,7 @@ def test_second_demo_run_continues_where_the_first_stopped(
     assert "already active: skipped" in out
     assert "already approved: skipped" in out
     assert 2 == out.count("SecretReset")
-    assert 3 == demo_repository(tmp_path / "d.db").get(App, "app-sunrise-sync").version
+    assert 4 == demo_repository(tmp_path / "d.db").get(App, "app-sunrise-sync").version
 
 
 def test_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
@@ -786,7 +786,8 @@ def test_keys_new_makes_a_private_key_file_and_never_prints_a_key(
 def test_rotate_then_reseal_moves_the_demo_secrets_to_the_new_key(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """After 'keys rotate' and 'reseal', the demo's app opens with the new key alone."""
+    """After 'keys rotate' and 'reseal', the demo's app and its store's tokens open with the
+    new key alone."""
     database = tmp_path / "d.db"
     assert 0 == main(["demo", "--db", str(database)])
     keys = database.with_suffix(".keys")
@@ -794,10 +795,13 @@ def test_rotate_then_reseal_moves_the_demo_secrets_to_the_new_key(
     assert 0 == main(["reseal", "--db", str(database)])
     rotated = Keyring.load(keys)
     newest_only = Keyring({rotated.current: rotated._keys[rotated.current]})
-    app = SQLiteRepository(database, keyring=newest_only).get(App, "app-sunrise-sync")
-    assert ("app-sunrise-sync", True) == (
+    repository = SQLiteRepository(database, keyring=newest_only)
+    app = repository.get(App, "app-sunrise-sync")
+    authorization = repository.authorization(app.id, "store-sunrise-1")
+    assert ("app-sunrise-sync", True, True) == (
         app.id,
-        "re-sealed the secrets of 1 app(s)" in capsys.readouterr().out,
+        authorization is not None and authorization.has_tokens,
+        "re-sealed the secrets of 2 record(s)" in capsys.readouterr().out,
     )
 
 

@@ -7,12 +7,16 @@ Time is simulated: "wait past the review deadline" moves the demo clock, not the
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final, TextIO
 
+import attrs
+
+from ._simulator import CATEGORY_TREE_API
 from .adapters.email import Email, EmailNotifier, InMemoryEmailSender, account_email_lookup
 from .adapters.memory import FanOutNotifier, InMemoryNotifier, SecretsCredentialIssuer
 from .domain.account import AccountStatus, DeveloperAccount, DeveloperProfile
@@ -32,6 +36,9 @@ REVIEWER = Actor.reviewer("reviewer-amy")
 ACCOUNT_ID = "acc-sunrise"
 APPLICATION_ID = "appl-sunrise-self"
 APP_ID = "app-sunrise-sync"
+STORE_ID = "store-sunrise-1"
+CALLBACK_URL = "https://sunrise-trading.example.com/aliexpress/callback"
+_ROOT: Final = {"category_id": 0, "filter_no_permission": True}
 _JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(64)
 
 
@@ -99,6 +106,10 @@ def run_onboarding_demo(out: TextIO, url: str) -> None:
         out.write(f"  - {text}\n")
 
     out.write(f"\nThe onboarding of one seller, stored in {url}\n")
+    out.write(
+        "(The numbers are the steps of the platform's guide, How to apply for an appKey:"
+        " 1 activate the account, 2 apply as a developer, 3 create the app.)\n"
+    )
     account = _find(lambda: repository.get(DeveloperAccount, ACCOUNT_ID))
     if account is None:
         service.register_account(
@@ -145,12 +156,13 @@ def run_onboarding_demo(out: TextIO, url: str) -> None:
     if _find(lambda: repository.get(App, APP_ID)) is None:
         app = service.create_app(ACCOUNT_ID, DeveloperType.SELF, "sunrise_sync", actor=SELLER)
         step(f"3.4 app {app.name} created: appKey {app.app_key}, appSecret {app.secret}")
-        service.authorize_store(
-            APP_ID, Store("store-sunrise-1", SELLER.id, "ent-sunrise"), actor=SELLER
-        )
-        step("the seller authorized the app for its own store store-sunrise-1")
+        service.register_callback_url(APP_ID, CALLBACK_URL, actor=SELLER)
+        step(f"    its callback URL registered: {CALLBACK_URL}")
+    else:
+        step(f"3. app {APP_ID} already created: skipped")
     app = service.reset_secret(APP_ID, actor=SELLER, overlap=timedelta(hours=24))
     step(f"appSecret reset (the old one works 24 h more): now {app.secret!r}, v{app.version}")
+    _after_the_app_key(out, service, clock, step)
 
     out.write("\nTimeline of events (this run and earlier ones):\n")
     for event in repository.events():
@@ -160,6 +172,53 @@ def run_onboarding_demo(out: TextIO, url: str) -> None:
         _write_email(out, email)
     if not sender.sent:
         out.write("  (none)\n")
+
+
+def _after_the_app_key(
+    out: TextIO, service: OnboardingService, clock: _DemoClock, step: Callable[[str], None]
+) -> None:
+    """The guide's "next steps", against a local platform: OAuth, a signed call, a refresh."""
+    try:
+        import httpx
+
+        from .adapters.platform_http import HttpPlatformClient
+    except ModuleNotFoundError:
+        out.write("\n(The platform part needs httpx: pip install 'aliexpress-onboarding[http]')\n")
+        return
+    from ._simulator import PlatformSimulator
+
+    out.write("\nAfter the appKey, against a local platform simulator on 127.0.0.1:\n")
+    with PlatformSimulator(clock=clock) as platform:
+        app = service.repository.get(App, APP_ID)
+        platform.register_app(str(app.app_key), app.secret, callback_url=CALLBACK_URL)
+        platform.add_seller(SELLER.id)
+        authorizing = attrs.evolve(
+            service,
+            platform=lambda app: HttpPlatformClient(
+                app.app_key, app.secret, gateway=platform.url, clock=clock
+            ),
+            authorize_endpoint=platform.authorize_endpoint,
+        )
+        page = authorizing.begin_authorization(APP_ID, actor=SELLER)
+        step("the seller opens the authorization page (a fresh single-use state in the URL)")
+        back = httpx.get(page, timeout=10).headers["Location"]
+        step("the platform sends the seller's browser back to the callback URL with a code")
+        store = Store(STORE_ID, SELLER.id, "ent-sunrise")
+        authorization = authorizing.complete_authorization(back, store, actor=SELLER)
+        until = authorization.token_expires_at
+        step(
+            f"the seller authorized the app for its own store {STORE_ID}: access token"
+            f" {authorization.access_token!r}, valid until {until:%Y-%m-%d}"
+        )
+        reply = authorizing.call_api(APP_ID, STORE_ID, CATEGORY_TREE_API, _ROOT, actor=SELLER)
+        top = reply["aliexpress_solution_seller_category_tree_query_response"]
+        names = [
+            json.loads(c["multi_language_names"])["en"]
+            for c in top["children_category_list"]["category_info"]
+        ]
+        step(f"a signed call of {CATEGORY_TREE_API}: {', '.join(names)}")
+        report = authorizing.refresh_due(within=timedelta(days=400))
+        step(f"the tokens refreshed before they expire: {len(report.refreshed)} store(s)")
 
 
 def _write_email(out: TextIO, email: Email) -> None:

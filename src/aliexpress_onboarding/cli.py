@@ -579,7 +579,10 @@ def _reseal(args: argparse.Namespace) -> int:
     repository = SQLiteRepository(args.db, keyring=Keyring.load(keys))
     with contextlib.closing(repository):
         count = repository.reseal_secrets()
-    sys.stdout.write(f"re-sealed the secrets of {count} app(s) under the current key of {keys}\n")
+    sys.stdout.write(
+        f"re-sealed the secrets of {count} record(s) (apps, store tokens) under the current"
+        f" key of {keys}\n"
+    )
     return EXIT_OK
 
 

@@ -793,13 +793,13 @@ class SQLiteRepository:
         return [self._decode(DeveloperApplication, doc, row_id) for row_id, doc in rows]
 
     def reseal_secrets(self) -> int:
-        """Re-seal every stored appSecret under the keyring's current key.
+        """Re-seal every stored secret (appSecrets, stores' tokens) under the current key.
 
         After a rotation, or to seal secrets stored in plain text. Versions and events are
-        unchanged: the apps themselves did not change.
+        unchanged: the records themselves did not change.
 
         Returns:
-            How many apps were rewritten.
+            How many records (apps, store authorizations) were rewritten.
 
         Raises:
             ValidationError: the repository has no keyring.

@@ -349,6 +349,11 @@ class DocumentKind(enum.Enum):
     def __str__(self) -> str:
         return self.value
 
+    @property
+    def label(self) -> str:
+        """How people name it: ``"business licence"`` or ``"CIF"``."""
+        return "business licence" if self is DocumentKind.BUSINESS_LICENSE else "CIF"
+
 
 class MediaType(enum.Enum):
     """The file types a licence may be uploaded as, recognised from their first bytes."""
@@ -598,7 +603,7 @@ class LicenseDocument:
             _registration_checker(self.kind, self.country)(self.registration_number)
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.filename} ({self.media_type}, {self.size} bytes)"
+        return f"{self.kind.label} {self.filename} ({self.media_type}, {self.size} bytes)"
 
     @classmethod
     def from_bytes(
