@@ -1,4 +1,4 @@
-"""Embed the onboarding in a web service: a small JSON API on the standard library's wsgiref.
+"""Embed the onboarding in a web service: a small JSON API for any WSGI server.
 
     POST /accounts                       open, accept the agreement, fill in the profile: active
     GET  /accounts/<id>                  the account with its applications and apps
@@ -20,8 +20,27 @@ Errors map to HTTP codes with a JSON body ``{"error": <type>, "message": <text>}
 `ValidationError` is 400, `PermissionDeniedError` 403, `NotFoundError` 404, and
 `TransitionNotAllowedError`, `RuleViolationError` (`NotEligibleError` too) and
 `ConcurrencyConflictError` 409. Anything else is a 500 that tells nothing about its cause.
+A missing ``X-Actor`` is a 401, an unknown path a 404, a known path with another method a 405
+(with ``Allow``), a body over 4 MiB a 413.
 
-Run: python examples/embed_in_wsgi.py [PORT]   (http://127.0.0.1:8000 by default, in memory)
+Deploy: a WSGI server runs the module-level ``application``, configured from the environment,
+and one dispatcher process e-mails the notifications the requests leave in the outbox:
+
+    ONBOARDING_URL   the store: sqlite:///PATH or postgresql://... (default memory://, which
+                     keeps nothing and reaches nobody: for trying the API only)
+    ONBOARDING_KEYS  the key file that seals appSecrets (`aliexpress-onboarding keys new PATH`);
+                     required with a SQLite or PostgreSQL store
+
+    export ONBOARDING_URL=sqlite:////srv/onboarding/onboarding.db
+    export ONBOARDING_KEYS=/srv/onboarding/onboarding.keys
+    waitress-serve --listen=127.0.0.1:8000 embed_in_wsgi:application   # or gunicorn, uWSGI...
+    aliexpress-onboarding dispatch    # with ONBOARDING_SMTP_HOST, _FROM... (see its --help)
+
+The web processes never dispatch (``auto_dispatch=False``): a request does not wait for a mail
+server, and the events are delivered by the one process that has the real notifier. The web
+application creates a SQLite file on its first start; the dispatcher only opens it.
+
+Run locally: python examples/embed_in_wsgi.py [PORT]   (wsgiref on http://127.0.0.1:8000)
 """
 
 from __future__ import annotations
@@ -31,9 +50,10 @@ import binascii
 import contextlib
 import json
 import logging
+import os
 import re
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qs
 from wsgiref.simple_server import make_server
@@ -57,6 +77,7 @@ from aliexpress_onboarding import (
     TransitionNotAllowedError,
     ValidationError,
 )
+from aliexpress_onboarding.sealing import Keyring
 from aliexpress_onboarding.views import AppView
 
 logger = logging.getLogger("embed_in_wsgi")
@@ -79,9 +100,12 @@ JSON_TYPES: dict[type, str] = {str: "string", dict: "object"}
 class HttpError(Exception):
     """A request the API refuses before the library sees it (no actor, no route, too big)."""
 
-    def __init__(self, status: str, error: str, message: str) -> None:
+    def __init__(
+        self, status: str, error: str, message: str, headers: tuple[tuple[str, str], ...] = ()
+    ) -> None:
         super().__init__(message)
         self.status, self.error, self.message = status, error, message
+        self.headers = headers
 
 
 # -- the requests -------------------------------------------------------------------------------
@@ -339,7 +363,10 @@ def dispatch(service: OnboardingService, environ: WSGIEnvironment) -> Response:
         if match:
             allowed.append(route_method)
     if allowed:
-        raise HttpError("405 Method Not Allowed", "MethodNotAllowed", f"use {', '.join(allowed)}")
+        methods = ", ".join(allowed)
+        raise HttpError(
+            "405 Method Not Allowed", "MethodNotAllowed", f"use {methods}", (("Allow", methods),)
+        )
     raise HttpError("404 Not Found", "NoSuchRoute", f"no route for {method} {path}")
 
 
@@ -356,10 +383,12 @@ def make_app(service: OnboardingService) -> WSGIApplication:
 
     def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         response = None
+        headers: tuple[tuple[str, str], ...] = ()
         try:
             response = dispatch(service, environ)
         except HttpError as error:
             response = error.status, {"error": error.error, "message": error.message}
+            headers = error.headers
         except OnboardingError as error:
             response = refusal(error)
             if response is None:
@@ -373,18 +402,41 @@ def make_app(service: OnboardingService) -> WSGIApplication:
         )
         payload = json.dumps(body).encode()
         start_response(
-            status, [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))]
+            status,
+            [
+                ("Content-Type", "application/json"),
+                ("Content-Length", str(len(payload))),
+                *headers,
+            ],
         )
         return [payload]
 
     return app
 
 
+def service_from_environment(environ: Mapping[str, str]) -> OnboardingService:
+    """The service on the store ``ONBOARDING_URL`` names, sealing with ``ONBOARDING_KEYS``.
+
+    Inline dispatch is off: the dispatcher process delivers the events (see the module's doc).
+    """
+    url = environ.get("ONBOARDING_URL") or "memory://"
+    keys = environ.get("ONBOARDING_KEYS")
+    if url != "memory://" and not keys:
+        # Refused here, at start-up, rather than as a 500 on the first app created.
+        raise ValidationError(
+            "ONBOARDING_KEYS", None, "must name the key file that seals appSecrets at rest"
+        )
+    keyring = Keyring.load(keys) if keys else None
+    return OnboardingService.from_url(url, keyring=keyring, auto_dispatch=False)
+
+
+application = make_app(service_from_environment(os.environ))
+"""What a WSGI server runs: ``waitress-serve embed_in_wsgi:application``."""
+
+
 def main(argv: list[str]) -> None:
     port = int(argv[0]) if argv else 8000
-    # In memory; OnboardingService.from_url("sqlite:///onboarding.db") keeps the state.
-    service = OnboardingService()
-    with make_server("127.0.0.1", port, make_app(service)) as server:  # never 0.0.0.0
+    with make_server("127.0.0.1", port, application) as server:  # never 0.0.0.0
         print(f"serving the onboarding API on http://127.0.0.1:{server.server_port}")
         with contextlib.suppress(KeyboardInterrupt):
             server.serve_forever()

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import csv
 import hmac
 import io
 import json
+import secrets
+import socket
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -30,6 +34,7 @@ from aliexpress_onboarding import (
 from aliexpress_onboarding import cli as cli_module
 from aliexpress_onboarding.adapters.sqlite import SQLiteRepository
 from aliexpress_onboarding.cli import ELIGIBILITY_COLUMNS, main
+from aliexpress_onboarding.ports import Repository
 from aliexpress_onboarding.sealing import Keyring
 
 
@@ -145,7 +150,7 @@ def test_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]) 
 
 
 @pytest.mark.parametrize(
-    "command", ["demo", "check-name", "eligibility", "status", "escalate", "diagram"]
+    "command", ["demo", "check-name", "eligibility", "status", "escalate", "dispatch", "diagram"]
 )
 def test_every_subcommand_help_shows_an_example(
     command: str, capsys: pytest.CaptureFixture[str]
@@ -224,9 +229,9 @@ def test_check_name_says_which_character_is_refused_where(
 
 
 def test_check_name_json_lists_every_verdict(capsys: pytest.CaptureFixture[str]) -> None:
-    """`--json` gives name, valid, reason, position and character for each name."""
+    """`--json` gives name, valid, reason, position and character for each name, one a line."""
     code, out, _ = _run(capsys, "check-name", "--json", "ok_name", "shop-sync", "")
-    verdicts = json.loads(out)
+    verdicts = [json.loads(line) for line in out.splitlines()]
     assert 1 == code
     assert {
         "name": "ok_name",
@@ -571,6 +576,13 @@ class _FixedClock:
 def _database(path: Path, *, submitted_hours_ago: int) -> str:
     """A SQLite file with one active account and one application under review."""
     repository = SQLiteRepository(path)
+    application_id = _seed(repository, submitted_hours_ago=submitted_hours_ago)
+    repository.close()
+    return application_id
+
+
+def _seed(repository: Repository, *, submitted_hours_ago: int) -> str:
+    """One active account and one application under review, submitted that long ago."""
     clock = _FixedClock(datetime.now(UTC) - timedelta(hours=submitted_hours_ago))
     service = OnboardingService(repository=repository, clock=clock)
     seller = Actor.seller("cn1234567890")
@@ -583,7 +595,6 @@ def _database(path: Path, *, submitted_hours_ago: int) -> str:
     )
     licence = LicenseDocument.from_bytes(_JPEG, filename="licence.jpg")
     application = service.apply(account.id, DeveloperType.SELF, applicant, licence, actor=seller)
-    repository.close()
     return application.id
 
 
@@ -676,10 +687,11 @@ def test_escalate_prints_the_tickets(tmp_path: Path, capsys: pytest.CaptureFixtu
 def test_escalate_json_lists_application_and_ticket(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """`--json` gives the id, account, ticket and time of each escalation."""
+    """`--json` gives the id, account, ticket and time of each escalation, one a line."""
     db = tmp_path / "o.db"
     application_id = _database(db, submitted_hours_ago=49)
-    records = json.loads(_run(capsys, "escalate", "--db", str(db), "--json")[1])
+    out = _run(capsys, "escalate", "--db", str(db), "--json")[1]
+    records = [json.loads(line) for line in out.splitlines()]
     assert [application_id] == [record["id"] for record in records]
     assert {"id", "account_id", "ticket_id", "escalated_at"} == set(records[0])
     assert records[0]["ticket_id"]
@@ -715,6 +727,134 @@ def test_escalate_of_a_missing_database_is_a_usage_error(
     """A missing file: one line, exit 2, nothing created."""
     code, _, err = _run(capsys, "escalate", "--db", str(tmp_path / "missing.db"))
     assert (2, [], 1) == (code, list(tmp_path.iterdir()), len(err.splitlines()))
+
+
+# --------------------------------------------------------------------------- --db PATH|URL
+
+
+def test_status_reads_a_sqlite_url_and_the_environment_as_a_path(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--db sqlite:///PATH`, and $ONBOARDING_URL without --db, read what a plain path reads."""
+    db = tmp_path / "o.db"
+    _database(db, submitted_hours_ago=49)
+    by_path = json.loads(_run(capsys, "status", "--db", str(db), "--json")[1])
+    by_url = json.loads(_run(capsys, "status", "--db", f"sqlite:///{db}", "--json")[1])
+    monkeypatch.setenv("ONBOARDING_URL", f"sqlite:///{db}")
+    by_environment = json.loads(_run(capsys, "status", "--json")[1])
+    assert [str(db), f"sqlite:///{db}", f"sqlite:///{db}"] == [
+        summary.pop("database") for summary in (by_path, by_url, by_environment)
+    ]
+    assert by_path == by_url == by_environment
+
+
+def test_status_of_a_memory_store_counts_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    """`memory://` is a store of this process alone: empty."""
+    summary = json.loads(_run(capsys, "status", "--db", "memory://", "--json")[1])
+    assert (0, 0, []) == (
+        sum(summary["applications"].values()),
+        summary["pending_outbox"],
+        summary["overdue"],
+    )
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "mysql://onboarding:hunter2@db.internal/onboarding",
+        "sqlite://onboarding:hunter2@relative.db",
+        "postgresql://onboarding:hunter2@[::1/onboarding",
+        "postgresql://onboarding:hunter2@db.internal:99999/onboarding",
+        "postgresql://onboarding:hunter2@db.internal/onboarding?no_such_option=1",
+    ],
+)
+@pytest.mark.parametrize("command", ["status", "escalate", "dispatch"])
+def test_a_url_naming_no_usable_store_is_a_usage_error_that_hides_the_password(
+    url: str, command: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unsupported scheme or a malformed URL: exit 2, one line on stderr, no password."""
+    monkeypatch.setenv("ONBOARDING_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("ONBOARDING_SMTP_FROM", "onboarding@platform.example.com")
+    code, out, err = _run(capsys, command, "--db", url)
+    assert (2, "", 1, False) == (code, out, len(err.splitlines()), "hunter2" in err)
+
+
+@pytest.mark.parametrize("target", ["", "sqlite:///", "a\x00b.db", "memory://elsewhere"])
+def test_a_db_that_names_nothing_is_a_usage_error_in_one_line(
+    target: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Empty, a SQLite URL without a path, a NUL, an unknown memory store: exit 2, one line."""
+    code, out, err = _run(capsys, "status", "--db", target)
+    assert (2, "", 1, False) == (code, out, len(err.splitlines()), "\x00" in err)
+
+
+def test_a_missing_sqlite_folder_is_a_usage_error_and_creates_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`sqlite:///<a folder that does not exist>/o.db`: one line, exit 2, no folder made."""
+    url = f"sqlite:///{tmp_path}/no/such/folder/o.db"
+    assert (
+        2,
+        "",
+        f"aliexpress-onboarding: error: {tmp_path}/no/such/folder/o.db: no such database file\n",
+    ) == _run(capsys, "escalate", "--db", url)
+    assert [] == list(tmp_path.iterdir())
+
+
+def test_an_unreachable_postgresql_server_is_a_runtime_error_in_one_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Nothing listens on the port: exit 1 (the same command may work later), one line."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"postgresql://onboarding:hunter2@127.0.0.1:{port}/onboarding"
+    code, out, err = _run(capsys, "status", "--db", url)
+    assert (1, "", 1, False) == (code, out, len(err.splitlines()), "hunter2" in err)
+    assert err.startswith(
+        f"aliexpress-onboarding: error: cannot connect to postgresql://127.0.0.1:{port}/onboarding"
+    )
+
+
+@pytest.fixture
+def postgres_store(postgres_url: str) -> Iterator[str]:
+    """The URL of a database of this test's own on the test server, dropped afterwards."""
+    import psycopg
+
+    name = f"cli_{secrets.token_hex(4)}"
+    with psycopg.connect(postgres_url, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{postgres_url.rpartition('/')[0]}/{name}"
+    finally:
+        with psycopg.connect(postgres_url, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+def test_status_and_escalate_run_on_postgresql(
+    postgres_store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A PostgreSQL URL: the counts, the overdue application, its escalation; no password."""
+    from aliexpress_onboarding.adapters.postgres import PostgresRepository
+
+    with contextlib.closing(PostgresRepository(postgres_store)) as repository:
+        application_id = _seed(repository, submitted_hours_ago=49)
+    before = json.loads(_run(capsys, "status", "--db", postgres_store, "--json")[1])
+    escalated = _run(capsys, "escalate", "--db", postgres_store, "--json")
+    after = _run(capsys, "status", "--db", postgres_store, "--json")
+    password = postgres_store.partition("://")[2].partition("@")[0].partition(":")[2]
+    assert (1, 1, [application_id]) == (
+        before["applications"]["under_review"],
+        before["accounts"]["active"],
+        [item["id"] for item in before["overdue"]],
+    )
+    assert (0, application_id) == (escalated[0], json.loads(escalated[1])["id"])
+    assert ({"under_review": 0, "escalated": 1, "approved": 0, "rejected": 0}, []) == (
+        json.loads(after[1])["applications"],
+        json.loads(after[1])["overdue"],
+    )
+    assert password not in before["database"] + escalated[1] + after[1]
+    assert before["pending_outbox"] + 1 == json.loads(after[1])["pending_outbox"]
 
 
 # --------------------------------------------------------------------------- diagram

@@ -6,21 +6,27 @@ import base64
 import contextlib
 import importlib.util
 import json
+import os
+import queue
+import re
 import subprocess
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import IO, Any
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import pytest
 
 from aliexpress_onboarding import Actor, OnboardingService, Store
+from aliexpress_onboarding.adapters.sqlite import SQLiteRepository
 from aliexpress_onboarding.ports import Repository
+from aliexpress_onboarding.sealing import Keyring
 from aliexpress_onboarding.testing import RepositoryContract
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -383,3 +389,140 @@ def test_wsgi_example_shows_reviewers_their_queue_and_refuses_sellers(api: str) 
         (overdue[0], overdue[1]["items"]),
         (refused[0], refused[1]["error"]),
     )
+
+
+# -- the WSGI example as deployed: its `application` under waitress, in a process of its own -----
+
+_SERVING = re.compile(r"Serving on http://127\.0\.0\.1:(\d+)")
+
+
+def _serving_port(lines: queue.Queue[str | None], timeout: float = 30.0) -> int:
+    """The port waitress says it listens on; it must say so within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while (line := lines.get(timeout=max(deadline - time.monotonic(), 0.01))) is not None:
+        if match := _SERVING.search(line):
+            return int(match.group(1))
+    raise AssertionError("waitress ended before it served")
+
+
+def _drain(stream: IO[str], lines: queue.Queue[str | None]) -> None:
+    """Every line of ``stream`` into ``lines``, then None: a full pipe would block the server."""
+    for line in stream:
+        lines.put(line)
+    lines.put(None)
+
+
+@pytest.fixture(scope="module")
+def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """``waitress-serve embed_in_wsgi:application`` on a SQLite store: its URL and database."""
+    folder = tmp_path_factory.mktemp("deployed")
+    keys = folder / "onboarding.keys"
+    Keyring.generate().save(keys)
+    environment = {
+        **os.environ,
+        "ONBOARDING_URL": f"sqlite:///{folder / 'onboarding.db'}",
+        "ONBOARDING_KEYS": str(keys),
+        "PYTHONPATH": str(EXAMPLES),
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "waitress", "--listen=127.0.0.1:0", "embed_in_wsgi:application"],
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert server.stderr is not None
+    lines: queue.Queue[str | None] = queue.Queue()
+    reader = threading.Thread(target=_drain, args=(server.stderr, lines), daemon=True)
+    reader.start()
+    try:
+        yield f"http://127.0.0.1:{_serving_port(lines)}", folder / "onboarding.db"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        reader.join(timeout=10)
+        server.stderr.close()
+
+
+def _deployed_app(api: str, seller: str) -> tuple[str, str, dict[str, Any]]:
+    """An active account, an approved application and an app: their ids, and the app."""
+    account_id = _active_account(api, seller)
+    application = _call(f"{api}/applications", "POST", _application(account_id), seller)[1]
+    _call(f"{api}/applications/{application['id']}/approve", "POST", {}, _REVIEWER)
+    status, app = _call(
+        f"{api}/accounts/{account_id}/apps",
+        "POST",
+        {"developer_type": "self", "name": "sync"},
+        seller,
+    )
+    assert 201 == status
+    return account_id, application["id"], app
+
+
+def test_deployed_application_answers_each_outcome_with_its_status_code(
+    deployed: tuple[str, Path],
+) -> None:
+    """Under waitress: 401, 201, 400, 403, 404, 200, 409 and 405 (with Allow), as documented."""
+    api, _ = deployed
+    seller = "seller:cn100"
+    unauthenticated = _call(f"{api}/accounts", "POST", {}, actor=None)[0]
+    account_id = _active_account(api, seller)
+    bad = _application(account_id, license={"filename": "l.jpg", "base64": "not base64!"})
+    application = _call(f"{api}/applications", "POST", _application(account_id), seller)
+    approve = f"{api}/applications/{application[1]['id']}/approve"
+    codes = [
+        unauthenticated,
+        _call(f"{api}/applications", "POST", bad, seller)[0],
+        application[0],
+        _call(approve, "POST", {}, seller)[0],
+        _call(f"{api}/applications/appl-nope", actor=_REVIEWER)[0],
+        _call(approve, "POST", {}, _REVIEWER)[0],
+        _call(approve, "POST", {}, _REVIEWER)[0],
+        _call(f"{api}/accounts/{account_id}", actor=seller)[0],
+    ]
+    request = urllib.request.Request(f"{api}/reviews", method="DELETE")
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        opener.open(request, timeout=10)
+    with refused.value:
+        codes.append(refused.value.code)
+        assert "GET" == refused.value.headers["Allow"]
+    assert [401, 400, 201, 403, 404, 200, 409, 200, 405] == codes
+
+
+def test_deployed_application_shows_the_app_secret_in_the_create_response_only(
+    deployed: tuple[str, Path],
+) -> None:
+    """Under waitress: every read of the app, its account and its stores leaves it out."""
+    api, _ = deployed
+    seller = "seller:cn200"
+    account_id, _, app = _deployed_app(api, seller)
+    secret = app.pop("app_secret")
+    reads = [
+        _call(f"{api}/apps/{app['id']}", actor=seller),
+        _call(f"{api}/apps/{app['id']}", actor=_REVIEWER),
+        _call(f"{api}/accounts/{account_id}", actor=seller),
+        _call(f"{api}/apps/{app['id']}/authorizations", actor=seller),
+    ]
+    assert ([200] * 4, app, []) == (
+        [status for status, _ in reads],
+        reads[0][1],
+        [body for _, body in reads if secret in json.dumps(body)],
+    )
+
+
+def test_deployed_application_leaves_the_notifications_to_the_dispatcher(
+    deployed: tuple[str, Path],
+) -> None:
+    """Inline dispatch is off: the approval and the new app wait in the outbox, undelivered."""
+    api, database = deployed
+    _, application_id, app = _deployed_app(api, "seller:cn300")
+    repository = SQLiteRepository(database)
+    try:
+        pending = {
+            (entry.event.type, entry.event.aggregate_id)
+            for entry in repository.pending_events(limit=10_000)
+        }
+    finally:
+        repository.close()
+    assert {("ApplicationApproved", application_id), ("AppCreated", app["id"])} <= pending

@@ -1,9 +1,11 @@
 """The ``aliexpress-onboarding`` command (also ``python -m aliexpress_onboarding``).
 
-Subcommands: ``demo``, ``check-name``, ``eligibility``, ``status``, ``escalate``, ``diagram``.
-Exit codes: 0 done; 1 something was refused (an app name, an input row) or the library failed
-(a corrupt database); 2 a usage error (bad arguments, a missing, empty or non-UTF-8 file, missing
-columns, a missing database). Every error is one line on stderr, never a traceback.
+Subcommands: ``demo``, ``check-name``, ``eligibility``, ``status``, ``escalate``, ``dispatch``,
+``keys``, ``reseal``, ``sign``, ``diagram``. Exit codes: 0 done; 1 something was refused (an
+app name, an input row, an e-mail) or the library failed (a corrupt database, a server that
+cannot be reached); 2 a usage error (bad arguments, a missing, empty or non-UTF-8 file, missing
+columns, a missing database, a URL naming no store). Every error is one line on stderr, never a
+traceback. ``--json`` always writes JSON Lines: one object per line on stdout (docs/cli.md).
 
 Each subcommand imports what it needs when it runs, so ``--help`` and ``--version`` stay quick.
 """
@@ -15,8 +17,11 @@ import contextlib
 import csv
 import itertools
 import json
+import logging
+import math
 import os
 import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any, Final, TextIO
 
@@ -24,9 +29,16 @@ from . import __version__
 from .errors import OnboardingError, ValidationError
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
+    from .adapters.email import SMTPEmailSender
     from .adapters.sqlite import SQLiteRepository
     from .domain.eligibility import Applicant
+    from .domain.events import Event
     from .domain.values import DeveloperType
+    from .outbox import DispatchReport
+    from .ports import Notifier, Repository
+    from .sealing import Keyring
     from .service import OnboardingService
 
 __all__ = ["main"]
@@ -59,6 +71,11 @@ _STDIN: Final = "<stdin>"
 
 class _UsageError(Exception):
     """The command line or its input cannot be used; the message says why (exit code 2)."""
+
+
+def _write_json(record: Mapping[str, object]) -> None:
+    """One record of ``--json`` output: one JSON object on one line of stdout (JSON Lines)."""
+    sys.stdout.write(json.dumps(record) + "\n")
 
 
 # --------------------------------------------------------------------------- demo
@@ -194,7 +211,8 @@ def _check_name(args: argparse.Namespace) -> int:
                 {"name": name, "valid": True, "reason": None, "position": None, "character": None}
             )
     if args.json:
-        sys.stdout.write(json.dumps(results, indent=2) + "\n")
+        for result in results:
+            _write_json(result)
     else:
         for result in results:
             if result["valid"]:
@@ -388,7 +406,7 @@ def _eligibility(args: argparse.Namespace) -> int:
             rows += 1
             result = check(line, item)
             if write_csv is None:
-                out.write(json.dumps(dict(zip(ELIGIBILITY_COLUMNS, result, strict=True))) + "\n")
+                _write_json(dict(zip(ELIGIBILITY_COLUMNS, result, strict=True)))
             else:
                 write_csv(result)
             if result[-1] is not None:
@@ -406,14 +424,29 @@ def _eligibility(args: argparse.Namespace) -> int:
     return EXIT_REFUSED if refused else EXIT_OK
 
 
-# --------------------------------------------------------------------------- status, escalate
+# --------------------------------------------------------------------------- stores: --db PATH|URL
+
+_STORE_HELP: Final = (
+    "the store: a SQLite file, or a URL: sqlite:///PATH, postgresql://USER@HOST/DB or memory://"
+    " (default: $ONBOARDING_URL)"
+)
+_POSTGRES: Final = ("postgresql://", "postgres://")
+_CONNECT_TIMEOUT: Final = 10
+"""Seconds `status` waits for its counting connection to a PostgreSQL server."""
+
+
+def _check_database_file(path: str) -> None:
+    """A SQLite file named by ``--db`` must exist: these commands never create a database."""
+    if not path:
+        raise _UsageError("no database file: a SQLite URL is sqlite:///PATH")
+    if not os.path.isfile(path):
+        reason = "is not a file" if os.path.exists(path) else "no such database file"
+        raise _UsageError(f"{path if path.isprintable() else repr(path)}: {reason}")
 
 
 def _open_database(path: str) -> SQLiteRepository:
     """The repository in the SQLite file ``path``, which must exist (it is never created)."""
-    if not os.path.isfile(path):
-        reason = "is not a file" if os.path.exists(path) else "no such database file"
-        raise _UsageError(f"{path}: {reason}")
+    _check_database_file(path)
     from .adapters.sqlite import SQLiteRepository
     from .errors import StorageError
 
@@ -423,39 +456,145 @@ def _open_database(path: str) -> SQLiteRepository:
         raise _UsageError(str(error)) from None
 
 
-def _counts(path: str) -> tuple[dict[tuple[str, str], int], int]:
-    """Aggregates per (kind, status), and undelivered outbox entries, read-only."""
+def _store_url(target: str) -> str:
+    """The repository URL ``--db`` names: a URL as given, anything else a SQLite file's path."""
+    return target if "://" in target else f"sqlite:///{target}"
+
+
+def _check_postgres_url(url: str) -> None:
+    """Refuse a PostgreSQL URL that libpq cannot use before connecting: a usage error."""
+    from ._redact import redact_passwords
+
+    try:
+        import psycopg
+        from psycopg.conninfo import conninfo_to_dict
+    except ImportError:
+        raise _UsageError(
+            "a postgresql:// store needs the postgres extra:"
+            " pip install 'aliexpress-onboarding[postgres]'"
+        ) from None
+    try:
+        ports = str(conninfo_to_dict(url).get("port") or "5432")
+    except psycopg.Error as error:  # its message quotes the URL: password included
+        reason = redact_passwords(str(error).splitlines()[0])
+        raise _UsageError(f"--db: not a usable PostgreSQL URL: {reason}") from None
+    for port in ports.split(","):
+        if not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
+            raise _UsageError(
+                f"--db: {redact_passwords(url)}: the port must be a number from 1 to 65535"
+                f" (got {port!r})"
+            )
+
+
+@contextlib.contextmanager
+def _store(target: str, *, keyring: Keyring | None = None) -> Iterator[Repository]:
+    """The repository ``--db`` names, closed at the end. A SQLite file must exist.
+
+    Raises:
+        _UsageError: a URL naming no supported store or one libpq cannot parse, a missing
+            SQLite file or one that is not a database, no psycopg for a PostgreSQL URL.
+        StorageError: the server cannot be reached or refuses the login (exit 1: the same
+            command may work later).
+    """
+    from .errors import StorageError
+    from .service import open_repository
+
+    if not target:
+        raise _UsageError("--db is empty: give a SQLite file's path or a store URL")
+    url = _store_url(target)
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        _check_database_file(url.removeprefix("sqlite:///"))
+    elif url.startswith(_POSTGRES):
+        _check_postgres_url(url)
+    try:
+        repository = open_repository(url, keyring=keyring)
+    except ValidationError as error:  # names no store; shown with the password redacted
+        raise _UsageError(f"--db: {error}") from None
+    except StorageError as error:
+        if url.startswith(_POSTGRES):
+            raise
+        raise _UsageError(str(error)) from None  # a file that is not a database
+    try:
+        yield repository
+    finally:
+        close = getattr(repository, "close", None)  # SQLite and PostgreSQL; memory has none
+        if callable(close):
+            close()
+
+
+# --------------------------------------------------------------------------- status, escalate
+
+# The Repository port has no counting query: `status` reads the SQL stores' tables directly.
+_BY_STATUS: Final = "SELECT kind, status, count(*) FROM aggregates GROUP BY kind, status"
+_PENDING: Final = "SELECT count(*) FROM outbox WHERE delivered_at IS NULL"
+
+
+def _counts(url: str) -> tuple[dict[tuple[str, str], int], int]:
+    """Aggregates per (kind, status), and undelivered outbox entries, read-only.
+
+    A ``memory://`` store (or ``sqlite:///:memory:``) this process just opened is empty.
+    """
+    if url.startswith(_POSTGRES):
+        by_status, pending = _postgres_counts(url)
+    elif url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        by_status, pending = _sqlite_counts(url.removeprefix("sqlite:///"))
+    else:
+        return {}, 0
+    return {(kind, status): count for kind, status, count in by_status}, pending
+
+
+def _sqlite_counts(path: str) -> tuple[list[Any], int]:
     import pathlib
     import sqlite3
 
     from .errors import StorageError
 
-    # The Repository port has no counting query; these two read the adapter's tables directly.
     uri = pathlib.Path(path).resolve().as_uri() + "?mode=ro"
     try:
         with contextlib.closing(sqlite3.connect(uri, uri=True)) as connection:
-            by_status = connection.execute(
-                "SELECT kind, status, count(*) FROM aggregates GROUP BY kind, status"
-            ).fetchall()
-            (pending,) = connection.execute(
-                "SELECT count(*) FROM outbox WHERE delivered_at IS NULL"
-            ).fetchone()
+            by_status = connection.execute(_BY_STATUS).fetchall()
+            (pending,) = connection.execute(_PENDING).fetchone()
     except sqlite3.Error as error:
         raise StorageError(f"cannot read {path!r}: {error}") from error
-    return {(kind, status): count for kind, status, count in by_status}, pending
+    return by_status, pending
+
+
+def _postgres_counts(url: str) -> tuple[list[Any], int]:
+    import psycopg
+    from psycopg import sql
+    from psycopg.conninfo import conninfo_to_dict
+
+    from ._redact import redact_passwords
+    from .adapters.postgres import DEFAULT_SCHEMA  # the schema open_repository uses
+    from .errors import StorageError
+
+    password = str(conninfo_to_dict(url).get("password") or "")
+    try:
+        with psycopg.connect(url, connect_timeout=_CONNECT_TIMEOUT) as connection:
+            schema = sql.Identifier(DEFAULT_SCHEMA)
+            connection.execute(sql.SQL("SET search_path TO {}").format(schema))
+            by_status = connection.execute(_BY_STATUS).fetchall()
+            row = connection.execute(_PENDING).fetchone()
+    except psycopg.Error as error:
+        where = redact_passwords(url, password)
+        raise StorageError(
+            f"cannot read {where}: {redact_passwords(str(error), password)}"
+        ) from None
+    return by_status, 0 if row is None else int(row[0])
 
 
 def _status(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
+    from ._redact import redact_passwords
     from .domain.account import AccountStatus
     from .domain.app import AppStatus
     from .domain.application import ApplicationStatus
     from .domain.review import ReviewPolicy
 
     policy, now = ReviewPolicy(), datetime.now(UTC)
-    with contextlib.closing(_open_database(args.db)) as repository:
-        counts, pending = _counts(args.db)
+    with _store(args.db) as repository:
+        counts, pending = _counts(_store_url(args.db))
         overdue = [
             {
                 "id": application.id,
@@ -467,8 +606,9 @@ def _status(args: argparse.Namespace) -> int:
             for application in repository.open_applications()
             if policy.is_overdue(application.submitted_at, now)
         ]
+    database = redact_passwords(args.db)
     summary: dict[str, Any] = {
-        "database": args.db,
+        "database": database,
         **{
             plural: {str(status): counts.get((kind, status.value), 0) for status in statuses}
             for kind, plural, statuses in (
@@ -481,10 +621,10 @@ def _status(args: argparse.Namespace) -> int:
         "overdue": overdue,
     }
     if args.json:
-        sys.stdout.write(json.dumps(summary, indent=2) + "\n")
+        _write_json(summary)
         return EXIT_OK
     out = sys.stdout
-    out.write(f"database: {args.db}\n")
+    out.write(f"database: {database}\n")
     for plural in ("accounts", "applications", "apps"):
         by_status = summary[plural]
         details = ", ".join(f"{status} {count}" for status, count in by_status.items())
@@ -500,21 +640,20 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _escalate(args: argparse.Namespace) -> int:
-    with contextlib.closing(_open_database(args.db)) as repository:
+    with _store(args.db) as repository:
         escalated = _outbox_only_service(repository).escalate_overdue()
     if args.json:
-        records = [
-            {
-                "id": application.id,
-                "account_id": application.account_id,
-                "ticket_id": application.ticket_id,
-                "escalated_at": None
-                if application.escalated_at is None
-                else application.escalated_at.isoformat(),
-            }
-            for application in escalated
-        ]
-        sys.stdout.write(json.dumps(records, indent=2) + "\n")
+        for application in escalated:
+            _write_json(
+                {
+                    "id": application.id,
+                    "account_id": application.account_id,
+                    "ticket_id": application.ticket_id,
+                    "escalated_at": None
+                    if application.escalated_at is None
+                    else application.escalated_at.isoformat(),
+                }
+            )
         return EXIT_OK
     for application in escalated:
         sys.stdout.write(
@@ -528,7 +667,7 @@ def _escalate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _outbox_only_service(repository: SQLiteRepository) -> OnboardingService:
+def _outbox_only_service(repository: Repository) -> OnboardingService:
     """A service that saves events in the outbox but never dispatches them.
 
     This process has no notifier that reaches anyone: dispatching here would mark every pending
@@ -537,6 +676,212 @@ def _outbox_only_service(repository: SQLiteRepository) -> OnboardingService:
     from .service import OnboardingService
 
     return OnboardingService(repository=repository, auto_dispatch=False)
+
+
+# --------------------------------------------------------------------------- dispatch
+
+_SMTP_PORTS: Final = {"starttls": 587, "ssl": 465, "none": 25}
+
+
+class _Stopping(BaseException):
+    """Raised by the dispatcher's notifier, before the next event, once a stop was asked for.
+
+    Not an `Exception`, so the dispatch pass does not count it as a failed delivery: the pass
+    ends there and gives every entry it had not delivered back to the outbox, untouched.
+    """
+
+
+class _DispatchNotifier:
+    """The dispatcher's notifier: it stops before the next event once ``stop`` is set.
+
+    It also counts the events it was told and failed, the pass cut short by a stop included,
+    and keeps the last failure's message (password redacted) for the pass's report.
+    """
+
+    def __init__(self, notifier: Notifier, stop: threading.Event, password: str) -> None:
+        self.notifier = notifier
+        self.stop = stop
+        self.password = password
+        self.delivered = self.failed = 0
+        self.last_error: str | None = None
+
+    def notify(self, event: Event) -> None:
+        if self.stop.is_set():
+            raise _Stopping
+        try:
+            self.notifier.notify(event)
+        except Exception as error:
+            from ._redact import redact_passwords
+
+            self.failed += 1
+            self.last_error = _one_line(redact_passwords(str(error), self.password))
+            raise
+        self.delivered += 1
+
+
+@contextlib.contextmanager
+def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """Set ``stop`` at the first SIGINT or SIGTERM; a second one then acts as it normally does.
+
+    Only the main thread receives signals: from any other thread this changes nothing.
+    """
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+
+    def restore() -> None:
+        for number, handler in previous.items():
+            signal.signal(number, signal.SIG_DFL if handler is None else handler)
+
+    def handle(number: int, frame: object) -> None:
+        stop.set()
+        restore()
+
+    for number in previous:
+        signal.signal(number, handle)
+    try:
+        yield
+    finally:
+        restore()
+
+
+@contextlib.contextmanager
+def _library_warnings_on_stderr() -> Iterator[None]:
+    """The library's warnings (a failed delivery, naming its event) as lines on stderr."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(f"{PROG}: warning: %(message)s"))
+    handler.setLevel(logging.WARNING)
+    library = logging.getLogger("aliexpress_onboarding")
+    library.addHandler(handler)
+    try:
+        yield
+    finally:
+        library.removeHandler(handler)
+
+
+def _smtp_sender(args: argparse.Namespace) -> SMTPEmailSender:
+    """The mail server the flags and environment name; a missing or bad setting is a usage error."""
+    from ._redact import redact_passwords
+    from .adapters.email import SMTPEmailSender
+    from .domain.values import EmailAddress
+
+    if not args.smtp_host:
+        raise _UsageError("no mail server: give --smtp-host or set ONBOARDING_SMTP_HOST")
+    if not args.smtp_from:
+        raise _UsageError("no From address: give --smtp-from or set ONBOARDING_SMTP_FROM")
+    try:
+        sender = EmailAddress(args.smtp_from)
+    except ValidationError as error:
+        raise _UsageError(f"the From address (--smtp-from): {error}") from None
+    password = os.environ.get("ONBOARDING_SMTP_PASSWORD") or None
+    try:
+        return SMTPEmailSender(
+            args.smtp_host,
+            args.smtp_port or _SMTP_PORTS.get(args.smtp_security, 587),
+            sender=sender,
+            security=args.smtp_security,
+            username=args.smtp_user or None,
+            password=password,
+            deadline=args.smtp_deadline,
+        )
+    except ValidationError as error:
+        reason = redact_passwords(str(error), password or "")
+        raise _UsageError(f"the mail server settings: {reason}") from None
+
+
+def _keyring(path: str | None) -> Keyring | None:
+    """The key file's keyring, to read apps whose appSecrets are sealed; none without a path."""
+    if not path:
+        return None
+    if not os.path.isfile(path):
+        raise _UsageError(f"{path}: no such key file")
+    from .sealing import Keyring
+
+    try:
+        return Keyring.load(path)
+    except ValidationError as error:
+        raise _UsageError(str(error)) from None
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from ._redact import redact_passwords
+    from .adapters.email import EmailNotifier, account_email_lookup
+    from .service import OnboardingService
+
+    sender = _smtp_sender(args)
+    keyring = _keyring(args.keys)
+    stop = threading.Event()
+    passes = 0
+    with (
+        _stop_on_signals(stop),
+        _library_warnings_on_stderr(),
+        _store(args.db, keyring=keyring) as repository,
+    ):
+        lookup = account_email_lookup(repository)
+        notifier = _DispatchNotifier(EmailNotifier(sender, lookup), stop, sender.password or "")
+        service = OnboardingService(repository=repository, notifier=notifier, auto_dispatch=False)
+        if not args.once:
+            sys.stderr.write(
+                f"{PROG}: dispatching the outbox of {redact_passwords(args.db)} to"
+                f" {sender.host}:{sender.port} every {args.interval:g} s, {args.batch} events at"
+                " most per pass; stop with Ctrl-C or SIGTERM\n"
+            )
+        while not stop.is_set():
+            passes += 1
+            notifier.last_error = None
+            try:
+                report = service.dispatch_pending(args.batch)
+            except _Stopping:
+                break
+            except OnboardingError as error:  # the store failed: the events wait in it
+                if args.once:
+                    raise
+                sys.stderr.write(f"{PROG}: warning: a pass failed: {_one_line(str(error))}\n")
+                stop.wait(args.interval)
+                continue
+            attempted = report.delivered + report.failed + report.deferred
+            if attempted or args.once:
+                _report_pass(report, notifier.last_error, datetime.now(UTC), json_lines=args.json)
+            if args.once:
+                return EXIT_REFUSED if report.failed else EXIT_OK
+            # A full batch that went through: more is waiting, so the next pass starts at once.
+            stop.wait(0 if attempted >= args.batch and not report.failed else args.interval)
+    sys.stderr.write(
+        f"{PROG}: stopped after {passes} pass{'' if passes == 1 else 'es'}:"
+        f" {notifier.delivered} events delivered, {notifier.failed} failed\n"
+    )
+    return EXIT_OK
+
+
+def _report_pass(
+    report: DispatchReport, last_error: str | None, finished_at: datetime, *, json_lines: bool
+) -> None:
+    """One line on stdout for one pass, sent at once: a log collector gets it as it ends."""
+    record = {
+        "finished_at": finished_at.isoformat(),
+        "delivered": report.delivered,
+        "failed": report.failed,
+        "deferred": report.deferred,
+        "last_error": last_error,
+    }
+    if json_lines:
+        _write_json(record)
+    else:
+        sys.stdout.write(
+            f"{record['finished_at']}: delivered {report.delivered}, failed {report.failed},"
+            f" deferred {report.deferred}"
+            + (
+                f" (kept in the outbox for a later pass); last error: {last_error}\n"
+                if report.failed
+                else "\n"
+            )
+        )
+    sys.stdout.flush()
 
 
 # --------------------------------------------------------------------------- keys, reseal
@@ -613,7 +958,7 @@ def _sign(args: argparse.Namespace) -> int:
         )["sign"]
         sign = computed if isinstance(computed, str) else None
     if args.json:
-        sys.stdout.write(json.dumps({"string_to_sign": signed, "sign": sign}) + "\n")
+        _write_json({"string_to_sign": signed, "sign": sign})
     else:
         sys.stdout.write(f"string to sign: {signed}\n")
         if sign is not None:
@@ -634,6 +979,33 @@ def _diagram(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------- the parser
+
+
+def _seconds(text: str) -> float:
+    """A flag's positive number of seconds (for argparse, which reports the message)."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not 0 < seconds <= 86_400:
+        raise argparse.ArgumentTypeError(
+            f"expected a number of seconds above 0, at most 86400, got {text!r}"
+        )
+    return seconds
+
+
+def _whole_number(text: str) -> int:
+    """A flag's whole number from 1 to 10 000."""
+    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= 10_000):
+        raise argparse.ArgumentTypeError(f"expected a whole number from 1 to 10000, got {text!r}")
+    return int(text)
+
+
+def _port(text: str) -> int:
+    """A flag's TCP port."""
+    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= 65_535):
+        raise argparse.ArgumentTypeError(f"expected a port from 1 to 65535, got {text!r}")
+    return int(text)
 
 
 def _command(
@@ -659,8 +1031,10 @@ def _parser() -> argparse.ArgumentParser:
         description="Run, track and check the AliExpress Open Platform developer onboarding.",
         epilog="exit codes:\n"
         "  0  done\n"
-        "  1  something was refused (an app name, an input row) or the library failed\n"
-        "  2  usage error: bad arguments, unreadable input, missing database\n"
+        "  1  something was refused (an app name, an input row, an e-mail) or the library\n"
+        "     failed (a corrupt database, a server that cannot be reached)\n"
+        "  2  usage error: bad arguments, unreadable input, missing database, bad URL\n"
+        "\n--json: JSON Lines on stdout, one object per line; errors stay one line on stderr\n"
         f"\nexample:\n  {PROG} eligibility applicants.csv > report.csv",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -735,11 +1109,12 @@ def _parser() -> argparse.ArgumentParser:
     status = _command(
         commands,
         "status",
-        summary="summarise a SQLite onboarding database",
+        summary="summarise an onboarding store (SQLite, PostgreSQL)",
         description="Accounts, applications and apps by status, pending notifications in the\n"
         "outbox, and applications under review past the default review deadline (48 hours).\n"
-        "The database must exist; it is never created.",
-        examples=f"  {PROG} status --db onboarding.db\n  {PROG} status --db onboarding.db --json",
+        "A SQLite file must exist; it is never created.",
+        examples=f"  {PROG} status --db onboarding.db\n"
+        f"  {PROG} status --db postgresql://onboarding@db.internal/onboarding --json",
     )
     escalate = _command(
         commands,
@@ -747,14 +1122,102 @@ def _parser() -> argparse.ArgumentParser:
         summary="escalate overdue applications (submit a ticket for each)",
         description="Escalate every application under review past the default review deadline\n"
         "(48 hours), once each, and print the tickets. The notifications stay in the outbox for\n"
-        "the embedding system's notifier. Safe to run twice or from several processes at once.",
+        "the dispatcher ('dispatch'). Safe to run twice or from several processes at once.",
         examples=f"  {PROG} escalate --db onboarding.db\n"
-        f"  {PROG} escalate --db onboarding.db --json",
+        f"  {PROG} escalate --db sqlite:///onboarding.db --json",
     )
-    for command, run in ((status, _status), (escalate, _escalate)):
-        command.add_argument("--db", required=True, metavar="PATH", help="the SQLite file")
-        command.add_argument("--json", action="store_true", help="print JSON")
+    dispatch = _command(
+        commands,
+        "dispatch",
+        summary="deliver the outbox by e-mail, as a long-running process",
+        description="Every --interval seconds, e-mail developers about the outbox's due events\n"
+        "(decisions, tickets, new apps, reset appSecrets), at most --batch per pass; a full\n"
+        "batch is followed by the next pass at once. An e-mail that fails stays in the outbox\n"
+        "and is retried later (30 s, doubling, at most an hour). One line per pass that did\n"
+        "something. SIGINT or SIGTERM: finish the e-mail being sent (--smtp-deadline at most),\n"
+        "give the rest back to the outbox, close the store, exit 0.\n\n"
+        "The mail server comes from flags or the environment: ONBOARDING_SMTP_HOST, _PORT,\n"
+        "_USER, _FROM, _SECURITY, _DEADLINE; the password only from ONBOARDING_SMTP_PASSWORD,\n"
+        "and it is never printed. A store that seals appSecrets needs its key file (--keys\n"
+        "or ONBOARDING_KEYS): the e-mails about an app read the app.\n\n"
+        "Exit: 0 stopped by a signal, or --once with no failure; 1 --once with failed\n"
+        "e-mails (kept in the outbox), or the store cannot be reached; 2 usage error.",
+        examples=f"  {PROG} dispatch --db onboarding.db --smtp-host mail.example.com"
+        " --smtp-from onboarding@example.com\n"
+        f"  ONBOARDING_URL=sqlite:///onboarding.db {PROG} dispatch --once --json",
+    )
+    database = os.environ.get("ONBOARDING_URL") or None  # never shown: it may hold a password
+    for command, run in ((status, _status), (escalate, _escalate), (dispatch, _dispatch)):
+        command.add_argument(
+            "--db",
+            default=database,
+            required=database is None,
+            metavar="PATH|URL",
+            help=_STORE_HELP,
+        )
+        command.add_argument("--json", action="store_true", help="print JSON Lines")
         command.set_defaults(run=run)
+    environ = os.environ.get
+    dispatch.add_argument("--once", action="store_true", help="run one pass, then exit")
+    dispatch.add_argument(
+        "--interval",
+        type=_seconds,
+        default=5.0,
+        metavar="SECONDS",
+        help="the wait between passes (default: %(default)g)",
+    )
+    dispatch.add_argument(
+        "--batch",
+        type=_whole_number,
+        default=100,
+        metavar="N",
+        help="the most events one pass attempts (default: %(default)s)",
+    )
+    dispatch.add_argument(
+        "--keys",
+        default=environ("ONBOARDING_KEYS"),
+        metavar="PATH",
+        help="the key file of a store that seals appSecrets (default: $ONBOARDING_KEYS)",
+    )
+    smtp = dispatch.add_argument_group("the mail server (each flag defaults to its variable)")
+    smtp.add_argument(
+        "--smtp-host",
+        default=environ("ONBOARDING_SMTP_HOST"),
+        metavar="HOST",
+        help="$ONBOARDING_SMTP_HOST",
+    )
+    smtp.add_argument(
+        "--smtp-port",
+        type=_port,
+        default=environ("ONBOARDING_SMTP_PORT"),
+        metavar="PORT",
+        help="$ONBOARDING_SMTP_PORT (default: 587 for starttls, 465 for ssl, 25 for none)",
+    )
+    smtp.add_argument(
+        "--smtp-security",
+        choices=tuple(_SMTP_PORTS),
+        default=environ("ONBOARDING_SMTP_SECURITY", "starttls"),
+        help="$ONBOARDING_SMTP_SECURITY (default: starttls; none only for a local relay)",
+    )
+    smtp.add_argument(
+        "--smtp-user",
+        default=environ("ONBOARDING_SMTP_USER"),
+        metavar="USER",
+        help="$ONBOARDING_SMTP_USER; the password is read from $ONBOARDING_SMTP_PASSWORD only",
+    )
+    smtp.add_argument(
+        "--smtp-from",
+        default=environ("ONBOARDING_SMTP_FROM"),
+        metavar="ADDRESS",
+        help="$ONBOARDING_SMTP_FROM: the From address",
+    )
+    smtp.add_argument(
+        "--smtp-deadline",
+        type=_seconds,
+        default=environ("ONBOARDING_SMTP_DEADLINE", "30"),
+        metavar="SECONDS",
+        help="$ONBOARDING_SMTP_DEADLINE: the longest one e-mail may take (default: 30)",
+    )
 
     keys = _command(
         commands,
@@ -828,8 +1291,13 @@ def _parser() -> argparse.ArgumentParser:
 # --------------------------------------------------------------------------- main
 
 
+def _one_line(text: str) -> str:
+    """``text`` on one line: a driver's message may put a hint on a line of its own."""
+    return " ".join(filter(None, (line.strip() for line in text.splitlines())))
+
+
 def _fail(message: str) -> None:
-    sys.stderr.write(f"{PROG}: error: {message}\n")
+    sys.stderr.write(f"{PROG}: error: {_one_line(message)}\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
