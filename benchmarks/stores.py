@@ -56,12 +56,8 @@ class Clock:
 
 def _app(service: OnboardingService, kind: str, stores: int) -> str:
     """An approved account's app of ``kind``, its account verified for ``stores`` stores."""
-    account = service.register_account(
-        seller_id=OWNER.id,
-        enterprise_id="bench-ent",
-        actor=OWNER,
-        verified_store_count=min(stores, 10_000),
-    )
+    account = service.register_account(seller_id=OWNER.id, enterprise_id="bench-ent", actor=OWNER)
+    service.verify_enterprise(account.id, "bench-ent", min(stores, 10_000), actor=REVIEWER)
     service.accept_agreement(account.id, "2024-01", actor=OWNER)
     service.submit_profile(
         account.id, DeveloperProfile("Bench", EmailAddress("bench@example.com")), actor=OWNER

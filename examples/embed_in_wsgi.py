@@ -3,6 +3,7 @@
     POST /accounts                       open, accept the agreement, fill in the profile: active
     GET  /accounts/<id>                  the account with its applications and apps
     GET  /sellers/<seller id>/account    a seller's account (find your account id)
+    POST /accounts/<id>/verification     a reviewer records the verified enterprise and stores
     POST /accounts/<id>/apps             create an app: the one response that shows its appSecret
     GET  /apps/<id>                      the app, never its appSecret
     GET  /apps/<id>/authorizations       the stores that authorize it (?limit=100&after=<store>)
@@ -94,7 +95,7 @@ HTTP_STATUS: tuple[tuple[type[OnboardingError] | tuple[type[OnboardingError], ..
 )
 Json = dict[str, Any]
 Response = tuple[str, Json]
-JSON_TYPES: dict[type, str] = {str: "string", dict: "object"}
+JSON_TYPES: dict[type, str] = {str: "string", dict: "object", int: "number"}
 
 
 class HttpError(Exception):
@@ -197,6 +198,7 @@ def account_view(account: DeveloperAccount) -> Json:
         "seller_id": account.owner_id,
         "enterprise_id": account.enterprise_id,
         "status": str(account.status),
+        "verified_enterprise_id": account.verified_enterprise_id,
         "verified_store_count": account.verified_store_count,
     }
 
@@ -220,11 +222,9 @@ def open_account(service: OnboardingService, environ: WSGIEnvironment) -> Respon
     actor, body = actor_of(environ), body_of(environ)
     # Built before the first write, so bad developer information changes nothing.
     profile = DeveloperProfile(field(body, "contact_name"), EmailAddress(field(body, "email")))
+    # The enterprise is the seller's claim; its verified store count comes from a reviewer.
     account = service.register_account(
-        seller_id=actor.id,
-        enterprise_id=field(body, "enterprise_id"),
-        actor=actor,
-        verified_store_count=body.get("verified_store_count", 1),
+        seller_id=actor.id, enterprise_id=field(body, "enterprise_id"), actor=actor
     )
     service.accept_agreement(account.id, field(body, "agreement_version"), actor=actor)
     account = service.submit_profile(account.id, profile, actor=actor)
@@ -266,6 +266,18 @@ def approve(service: OnboardingService, environ: WSGIEnvironment, application_id
     """A reviewer approves the application."""
     application = service.approve(application_id, actor=actor_of(environ))
     return "200 OK", application_view(service, application)
+
+
+def verify(service: OnboardingService, environ: WSGIEnvironment, account_id: str) -> Response:
+    """A reviewer records the verified enterprise and how many stores it covers."""
+    body = body_of(environ)
+    account = service.verify_enterprise(
+        account_id,
+        field(body, "enterprise_id"),
+        field(body, "store_count", int),
+        actor=actor_of(environ),
+    )
+    return "200 OK", account_view(account)
 
 
 def show(service: OnboardingService, environ: WSGIEnvironment, application_id: str) -> Response:
@@ -341,6 +353,7 @@ ROUTES: tuple[tuple[str, re.Pattern[str], Callable[..., Response]], ...] = (
     ("POST", re.compile(r"/accounts"), open_account),
     ("GET", re.compile(r"/accounts/(?P<account_id>[^/]+)"), show_account),
     ("GET", re.compile(r"/sellers/(?P<seller_id>[^/]+)/account"), seller_account),
+    ("POST", re.compile(r"/accounts/(?P<account_id>[^/]+)/verification"), verify),
     ("POST", re.compile(r"/accounts/(?P<account_id>[^/]+)/apps"), create_app),
     ("GET", re.compile(r"/apps/(?P<app_id>[^/]+)"), show_app),
     ("GET", re.compile(r"/apps/(?P<app_id>[^/]+)/authorizations"), authorizations),

@@ -44,6 +44,7 @@ from aliexpress_onboarding.sealing import Keyring
 from aliexpress_onboarding.serialization import from_json, split_release_1_app, to_json
 from aliexpress_onboarding.testing import T0, sample_account, sample_app, sample_application
 
+VERIFIER = Actor.reviewer("verifier-1")  # records the verified enterprise
 DATA = Path(__file__).parent / "data"
 OWNER = Actor.seller("seller-1")
 REVIEWER = Actor.reviewer("rev-1")
@@ -72,9 +73,8 @@ def repository(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Repos
 
 
 def _two_self_apps(service: OnboardingService, stores: int) -> tuple[App, App, Store, Store, Store]:
-    account = service.register_account(
-        seller_id=OWNER.id, enterprise_id="ent-1", actor=OWNER, verified_store_count=stores
-    )
+    account = service.register_account(seller_id=OWNER.id, enterprise_id="ent-1", actor=OWNER)
+    service.verify_enterprise(account.id, "ent-1", stores, actor=VERIFIER)
     service.accept_agreement(account.id, "2024-01", actor=OWNER)
     service.submit_profile(account.id, PROFILE, actor=OWNER)
     application = service.apply(account.id, "self", FACTS, DOCUMENT, actor=OWNER)
@@ -295,13 +295,21 @@ def _check_split(repository: Repository, documents: dict[str, str]) -> None:
     # stay; no new store comes in until the developer is back under its bound.
     scope = self_stores_scope(one.account_id)
     assert BoundUsage(3, holds_member=True) == repository.bound_usage(scope, "s3")
+    # The seller had set its own store count: it is not carried over. Until a reviewer
+    # verifies the enterprise, its Self apps take no new store.
     seller = Actor.seller(OWNER_V1)
     service = OnboardingService(repository=repository, clock=Clock())
-    refused = _refused(
-        lambda: service.authorize_store(one.id, Store("s5", OWNER_V1, "ent-v1"), actor=seller)
+    s3, s5 = Store("s3", OWNER_V1, "ent-v1"), Store("s5", OWNER_V1, "ent-v1")
+    unverified = _refused(lambda: service.authorize_store(one.id, s5, actor=seller))
+    account = service.verify_enterprise(one.account_id, "ent-v1", 2, actor=REVIEWER)
+    refused = _refused(lambda: service.authorize_store(one.id, s5, actor=seller))
+    again = service.authorize_store(one.id, s3, actor=seller)
+    assert (["enterprise_not_verified"], ["store_limit_reached"], True, 4) == (
+        unverified,
+        refused,
+        again.is_active,
+        account.version,  # release 1: registered, agreement, profile (3); the verification
     )
-    again = service.authorize_store(one.id, Store("s3", OWNER_V1, "ent-v1"), actor=seller)
-    assert (["store_limit_reached"], True) == (refused, again.is_active)
     assert not any(apps[a].secret.reveal().startswith("sealed:") for a in apps)
 
 

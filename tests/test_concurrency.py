@@ -56,6 +56,7 @@ from aliexpress_onboarding.sealing import Keyring, StoredSecrets
 from aliexpress_onboarding.serialization import from_json
 from aliexpress_onboarding.service import open_repository
 
+VERIFIER = Actor.reviewer("verifier-1")  # records the verified enterprise
 BACKENDS = ["sqlite", "postgres"]
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -235,9 +236,8 @@ def _race_setup(url: str) -> tuple[list[str], str]:
     clock = FixedClock(T0)
     service = _service(url, clock=clock)
     try:
-        account = service.register_account(
-            seller_id=SELLER, enterprise_id=ENTERPRISE, actor=OWNER, verified_store_count=1000
-        )
+        account = service.register_account(seller_id=SELLER, enterprise_id=ENTERPRISE, actor=OWNER)
+        service.verify_enterprise(account.id, ENTERPRISE, 1000, actor=VERIFIER)
         service.accept_agreement(account.id, "2024-01", actor=OWNER)
         service.submit_profile(account.id, PROFILE, actor=OWNER)
         approved = service.apply(account.id, "self", SELF_FACTS, DOCUMENT, actor=OWNER)
@@ -512,9 +512,8 @@ def _crash_loop(url: str, name: str, ready: Any, saving: Any) -> None:
     service = OnboardingService(repository=repository, clock=FixedClock(RACE_NOW))
     seller = Actor.seller(f"crash-seller-{name}")
     enterprise = f"crash-ent-{name}"
-    account = service.register_account(
-        seller_id=seller.id, enterprise_id=enterprise, actor=seller, verified_store_count=1
-    )
+    account = service.register_account(seller_id=seller.id, enterprise_id=enterprise, actor=seller)
+    service.verify_enterprise(account.id, enterprise, 1, actor=VERIFIER)
     service.accept_agreement(account.id, "2024-01", actor=seller)
     service.submit_profile(account.id, PROFILE, actor=seller)
     application = service.apply(account.id, "self", SELF_FACTS, DOCUMENT, actor=seller)
@@ -796,6 +795,7 @@ def _slot_setup(url: str) -> list[tuple[str, str]]:
             account = service.register_account(
                 seller_id=owner.id, enterprise_id=f"slot-ent-{n}", actor=owner
             )
+            service.verify_enterprise(account.id, f"slot-ent-{n}", 1, actor=VERIFIER)
             service.accept_agreement(account.id, "2024-01", actor=owner)
             service.submit_profile(account.id, PROFILE, actor=owner)
             application = service.apply(account.id, "self", SELF_FACTS, DOCUMENT, actor=owner)

@@ -14,6 +14,7 @@ from aliexpress_onboarding.domain.account import (
     DeveloperAccount,
     DeveloperProfile,
     SubmitProfile,
+    VerifyEnterprise,
 )
 from aliexpress_onboarding.domain.actors import Actor, Role
 from aliexpress_onboarding.domain.app import App, ResetSecret, Resume, Store, Suspend
@@ -83,8 +84,8 @@ def active_account(**changes: object) -> DeveloperAccount:
         enterprise_id="ent-1",
         actor=OWNER,
         now=T0,
-        verified_store_count=2,
     )
+    account, _ = account.handle(VerifyEnterprise("ent-1", 2), REVIEWER, T0)
     account, _ = account.handle(AcceptAgreement("2024-01"), OWNER, T0)
     profile = DeveloperProfile("Wei Zhang", EmailAddress("dev@sunrise.example.com"))
     account, _ = account.handle(SubmitProfile(profile), OWNER, T0)
@@ -139,7 +140,7 @@ def created_app(
 def test_account_activation_walks_agreement_then_profile() -> None:
     """Activate: accept the API use agreement, fill in developer information, then active."""
     account = active_account()
-    assert (AccountStatus.ACTIVE, "2024-01", 3) == (
+    assert (AccountStatus.ACTIVE, "2024-01", 4) == (  # registered, verified, agreement, profile
         account.status,
         account.agreement_version,
         account.version,
@@ -154,7 +155,8 @@ def test_account_profile_before_agreement_is_not_allowed() -> None:
     profile = DeveloperProfile("Wei", EmailAddress("dev@sunrise.example.com"))
     with pytest.raises(TransitionNotAllowedError) as caught:
         account.handle(SubmitProfile(profile), OWNER, T0)
-    assert (AccountStatus.PENDING_AGREEMENT, "submit_profile", ("accept_agreement",)) == (
+    allowed = ("accept_agreement", "verify_enterprise")
+    assert (AccountStatus.PENDING_AGREEMENT, "submit_profile", allowed) == (
         caught.value.state,
         caught.value.command,
         caught.value.allowed,
@@ -578,6 +580,62 @@ def test_suspended_app_takes_no_new_authorizations() -> None:
     assert authorize(app, store(1)).is_active
 
 
+def test_the_self_bound_comes_from_a_verifier_never_from_the_seller() -> None:
+    """The seller registers with its claim only; a reviewer (or the system) records the
+    enterprise and its store count, and only that bounds the Self apps."""
+    account, _ = DeveloperAccount.register(
+        "acc-9", seller_id="seller-1", enterprise_id="ent-1", actor=OWNER, now=T0
+    )
+    with pytest.raises(PermissionDeniedError):
+        account.handle(VerifyEnterprise("ent-1", 10_000), OWNER, T0)
+    verified, events = account.handle(VerifyEnterprise("ent-1", 4), SYSTEM, T0)
+    assert (None, 0, "ent-1", 4, "EnterpriseVerified") == (
+        account.verification,
+        account.verified_store_count,
+        verified.verified_enterprise_id,
+        verified.verified_store_count,
+        events[0].type,
+    )
+
+
+def test_a_reviewer_may_not_verify_their_own_account() -> None:
+    """Separation of duties: a reviewer whose id is the account's seller id is refused."""
+    account, _ = DeveloperAccount.register(
+        "acc-9", seller_id="seller-1", enterprise_id="ent-1", actor=OWNER, now=T0
+    )
+    with pytest.raises(RuleViolationError) as caught:
+        account.handle(VerifyEnterprise("ent-1", 2), Actor.reviewer("seller-1"), T0)
+    assert ["own_account"] == [p.code for p in caught.value.problems]
+
+
+def test_an_unverified_self_developer_authorizes_no_store() -> None:
+    """Without a verification a Self app takes no store, whatever the seller claimed; the
+    verified enterprise, not the claimed one, decides whose stores are its own."""
+    unverified = attrs.evolve(active_account(), verification=None)
+    with pytest.raises(RuleViolationError) as caught:
+        StoreAuthorization.authorize(
+            app=created_app(),
+            account=unverified,
+            store=store(1),
+            usage=NO_USAGE,
+            actor=OWNER,
+            now=hours(3),
+        )
+    claimed_elsewhere = attrs.evolve(active_account(), enterprise_id="ent-2")
+    kept, _ = StoreAuthorization.authorize(
+        app=created_app(),
+        account=claimed_elsewhere,
+        store=store(1),
+        usage=NO_USAGE,
+        actor=OWNER,
+        now=hours(3),
+    )
+    assert (["enterprise_not_verified"], True) == (
+        [p.code for p in caught.value.problems],
+        kept.is_active,
+    )
+
+
 # --------------------------------------------------------------------------- actors, matrix, time
 
 ACTORS = {"owner": OWNER, "other_seller": OTHER_SELLER, "reviewer": REVIEWER, "system": SYSTEM}
@@ -587,6 +645,7 @@ ACTORS = {"owner": OWNER, "other_seller": OTHER_SELLER, "reviewer": REVIEWER, "s
 MATRIX = {
     ("account", "accept_agreement"): {"owner"},
     ("account", "submit_profile"): {"owner"},
+    ("account", "verify_enterprise"): {"reviewer", "system"},
     ("application", "approve"): {"reviewer"},
     ("application", "reject"): {"reviewer"},
     ("application", "escalate"): {"owner", "system"},
@@ -711,7 +770,8 @@ def test_transition_result_is_what_a_validated_construction_gives() -> None:
     authorized = authorize(reset, Store("store-1", "seller-1", "ent-1"))
     revoked, _ = authorized.handle(RevokeStore(), SYSTEM, hours(4))
     moved = Store("store-1", "seller-1", "ent-2")  # the store's enterprise changed
-    again = ReauthorizeStore(reset, attrs.evolve(account, enterprise_id="ent-2"), moved, NO_USAGE)
+    reverified, _ = account.handle(VerifyEnterprise("ent-2", 2), REVIEWER, hours(5))
+    again = ReauthorizeStore(reset, reverified, moved, NO_USAGE)
     renewed, _ = revoked.handle(again, OWNER, hours(5))
     results = [account, escalated, decided, reset, authorized, revoked, renewed]
     assert results == [attrs.evolve(result) for result in results]

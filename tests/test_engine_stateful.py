@@ -26,6 +26,7 @@ from aliexpress_onboarding.domain.account import (
     DeveloperAccount,
     DeveloperProfile,
     SubmitProfile,
+    VerifyEnterprise,
 )
 from aliexpress_onboarding.domain.actors import Actor, ActorKind
 from aliexpress_onboarding.domain.app import App, AppStatus, ResetSecret, Resume, Store, Suspend
@@ -140,6 +141,7 @@ class OnboardingMachine(RuleBasedStateMachine):
         self.applications: dict[str, DeveloperApplication] = {}
         self.apps: dict[str, App] = {}
         self.authorizations: dict[str, StoreAuthorization] = {}
+        self.verified: dict[str, list[tuple[str, int]]] = {"acc-1": [], "acc-2": []}
         self.versions: dict[str, int] = {}
         self.events: list[Event] = []
         self.event_texts: list[str] = []  # each event's repr, str and every field, rendered once
@@ -216,15 +218,38 @@ class OnboardingMachine(RuleBasedStateMachine):
                 enterprise_id=enterprise_id,
                 actor=actor,
                 now=self.now,
-                verified_store_count=store_count,
             )
         except OnboardingError:
             assert role not in ("owner", "system")
             return
         assert role in ("owner", "system")
-        assert AccountStatus.PENDING_AGREEMENT == account.status
+        assert (AccountStatus.PENDING_AGREEMENT, None) == (account.status, account.verification)
         self.record_creation(account, events, actor)
         self.accounts[account_id] = account
+        self.verify_enterprise(list(self.accounts).index(account_id), "reviewer", store_count, True)
+
+    @precondition(lambda self: self.accounts)
+    @rule(
+        pick=PICK,
+        role=st.one_of(st.just("own_reviewer"), roles("reviewer")),
+        store_count=st.integers(min_value=0, max_value=3),
+        claimed=st.booleans(),
+    )
+    def verify_enterprise(self, pick: int, role: str, store_count: int, claimed: bool) -> None:
+        """A reviewer or the system verifies; never the seller, nor a reviewer who is it."""
+        key = mine(pick, sorted(self.accounts))
+        account = self.accounts[key]
+        enterprise = account.enterprise_id if claimed else "ent-9"
+        actor = (
+            Actor.reviewer(account.owner_id)
+            if role == "own_reviewer"
+            else resolve(role, account.owner_id)
+        )
+        expected = role in ("reviewer", "system")
+        command = VerifyEnterprise(enterprise, store_count)
+        assert expected == self.transition(self.accounts, key, command, actor)
+        if expected:
+            self.verified[key].append((enterprise, store_count))
 
     @initialize(
         store_count=st.integers(min_value=1, max_value=3),
@@ -437,6 +462,7 @@ class OnboardingMachine(RuleBasedStateMachine):
         """First time a record is made; after a revocation the record is authorized again."""
         app = self.apps[mine(pick, sorted(self.apps))]
         account = self.accounts[app.account_id]
+        verification = account.verification
         ours = [s for s in STORES if s.enterprise_id == account.enterprise_id]
         store = mine(store_pick, ours if own_enterprise else list(STORES))
         actor = (
@@ -445,8 +471,9 @@ class OnboardingMachine(RuleBasedStateMachine):
         is_self = app.developer_type is DeveloperType.SELF
         usage = self.self_usage(account.id, store.store_id) if is_self else NO_USAGE
         self_ok = not is_self or (
-            store.enterprise_id == account.enterprise_id
-            and (usage.holds_member or usage.members < account.verified_store_count)
+            verification is not None
+            and store.enterprise_id == verification.enterprise_id
+            and (usage.holds_member or usage.members < verification.store_count)
         )
         expected = (
             actor.kind is ActorKind.SELLER
@@ -575,8 +602,8 @@ class OnboardingMachine(RuleBasedStateMachine):
 
     @invariant()
     def self_stores_of_a_developer_within_its_verified_count(self) -> None:
-        """Across all Self apps of an account: distinct active stores <= its verified count, all
-        of its own enterprise; every active authorization is by the store's own seller."""
+        """Across all Self apps of an account: distinct active stores <= the largest count a
+        verifier recorded, all of an enterprise a verifier recorded (never the seller's say)."""
         for account in self.accounts.values():
             active = [
                 a
@@ -585,8 +612,9 @@ class OnboardingMachine(RuleBasedStateMachine):
                 and a.is_active
                 and a.developer_type is DeveloperType.SELF
             ]
-            assert len({a.store_id for a in active}) <= account.verified_store_count
-            assert {account.enterprise_id} >= {a.store.enterprise_id for a in active}
+            verified = self.verified[account.id]  # a lower count or another enterprise evicts none
+            assert len({a.store_id for a in active}) <= max((n for _, n in verified), default=0)
+            assert {e for e, _ in verified} >= {a.store.enterprise_id for a in active}
 
     @invariant()
     def app_names_unique_per_account(self) -> None:
@@ -657,8 +685,8 @@ def fresh_account() -> DeveloperAccount:
         enterprise_id="ent-1",
         actor=OWNER,
         now=T0,
-        verified_store_count=2,
     )
+    account, _ = account.handle(VerifyEnterprise("ent-1", 2), REVIEWER, T0)
     return account
 
 

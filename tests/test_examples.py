@@ -291,6 +291,16 @@ def _approved_app(api: str, **account: object) -> tuple[str, dict[str, Any]]:
     return account_id, app
 
 
+def test_wsgi_example_lets_only_a_reviewer_verify_the_enterprise(api: str) -> None:
+    """POST /accounts/<id>/verification: the seller itself gets 403, a reviewer 200."""
+    account_id = _active_account(api)
+    url = f"{api}/accounts/{account_id}/verification"
+    facts = {"enterprise_id": "ent-sunrise", "store_count": 10_000}
+    by_seller = _call(url, "POST", facts)
+    by_reviewer = _call(url, "POST", {**facts, "store_count": 2}, _REVIEWER)
+    assert (403, 200, 2) == (by_seller[0], by_reviewer[0], by_reviewer[1]["verified_store_count"])
+
+
 def test_wsgi_example_shows_the_owner_its_account_applications_and_apps(api: str) -> None:
     """GET /accounts/<id>: the account, its approved application and its app."""
     account_id, app = _approved_app(api)
@@ -332,7 +342,14 @@ def test_wsgi_example_pages_an_apps_store_authorizations(
     api: str, service: OnboardingService
 ) -> None:
     """GET /apps/<id>/authorizations?limit=2: two stores, then the last, by store id."""
-    _, app = _approved_app(api, verified_store_count=3)
+    account_id, app = _approved_app(api)
+    verified = _call(
+        f"{api}/accounts/{account_id}/verification",
+        "POST",
+        {"enterprise_id": "ent-sunrise", "store_count": 3},
+        _REVIEWER,
+    )
+    assert (200, 3) == (verified[0], verified[1]["verified_store_count"])
     seller = Actor.seller("cn1234567890")
     for store_id in ("store-c", "store-a", "store-b"):
         service.authorize_store(app["id"], Store(store_id, seller.id, "ent-sunrise"), actor=seller)

@@ -78,6 +78,7 @@ from aliexpress_onboarding import (
     Suspend,
     TransitionNotAllowedError,
     ValidationError,
+    VerifyEnterprise,
     allowed_commands,
     check_eligibility,
     check_many,
@@ -1032,6 +1033,13 @@ COMMANDS: Final[dict[type[Any], tuple[dict[str, Any], dict[str, Any]]]] = {
         {"agreement_version": printable_texts},
         {"agreement_version": faulty(texts, st.just("v" * 65))},
     ),
+    VerifyEnterprise: (
+        {"enterprise_id": ids, "store_count": st.integers(0, 10_000)},
+        {
+            "enterprise_id": near_ids,
+            "store_count": faulty(st.sampled_from([-1, 10_001, 1.0, True, "2"])),
+        },
+    ),
     SubmitProfile: (
         {"profile": st.builds(DeveloperProfile, printable_texts, st.emails().map(EmailAddress))},
         {"profile": faulty(st.just(attrs.asdict(PROFILE)))},
@@ -1202,7 +1210,7 @@ RIGHTFUL: Final = Rightful()
 
 def rightful_actor(command: object, owner_id: str = OWNER.id) -> Actor:
     match command:
-        case Approve() | Reject() | Suspend() | Resume():
+        case Approve() | Reject() | Suspend() | Resume() | VerifyEnterprise():
             return REVIEWER
         case Escalate():  # the owner or the system (DESIGN.md); the ticket id picks which
             return SYSTEM if len(command.ticket_id) % 2 else Actor.seller(owner_id)
@@ -1240,6 +1248,7 @@ OWN_COMMANDS: Final = {
     "account": st.one_of(
         st.builds(AcceptAgreement, st.one_of(st.just("2024-01"), ids)),
         st.builds(SubmitProfile, st.just(PROFILE)),
+        st.builds(VerifyEnterprise, ids, st.integers(0, 10_000)),
     ),
     "application": st.one_of(
         st.just(Approve()),
@@ -1280,9 +1289,9 @@ FIRST_SECRET: Final = "fuzz-secret-first-0123456789"
 
 def fresh_account(*, active: bool) -> DeveloperAccount:
     account, _ = DeveloperAccount.register(
-        "acc-1", seller_id="seller-1", enterprise_id="ent-1", actor=OWNER, now=T0,
-        verified_store_count=2,
+        "acc-1", seller_id="seller-1", enterprise_id="ent-1", actor=OWNER, now=T0
     )  # fmt: skip
+    account, _ = account.handle(VerifyEnterprise("ent-1", 2), REVIEWER, T0)
     if active:
         account, _ = account.handle(AcceptAgreement("2024-01"), OWNER, T0)
         account, _ = account.handle(SubmitProfile(PROFILE), OWNER, T0)
@@ -1521,7 +1530,6 @@ def creation_outcome(creation: Callable[[], tuple[Any, tuple[Any, ...]]]) -> Any
         "enterprise_id": "ent-9",
         "actor": RIGHTFUL,
         "now": datetime(2026, 3, 2, 9, 0, tzinfo=OutOfRangeOffset()),
-        "verified_store_count": 1,
     }
 )  # was BUG_BROKEN_UTCOFFSET
 @example(
@@ -1531,7 +1539,6 @@ def creation_outcome(creation: Callable[[], tuple[Any, tuple[Any, ...]]]) -> Any
         "enterprise_id": "ent-9",
         "actor": RIGHTFUL,
         "now": datetime.min.replace(tzinfo=timezone(timedelta(hours=1))),
-        "verified_store_count": 1,
     }
 )  # fixed since: to_json escaped as OverflowError
 @given(
@@ -1542,7 +1549,6 @@ def creation_outcome(creation: Callable[[], tuple[Any, tuple[Any, ...]]]) -> Any
             "enterprise_id": ids,
             "actor": st.sampled_from([RIGHTFUL, SYSTEM]),
             "now": engine_instants,
-            "verified_store_count": st.integers(0, 10_000),
         },
         {
             "account_id": near_ids,
@@ -1550,14 +1556,13 @@ def creation_outcome(creation: Callable[[], tuple[Any, tuple[Any, ...]]]) -> Any
             "enterprise_id": near_ids,
             "actor": faulty_actors,
             "now": faulty_instants,
-            "verified_store_count": faulty(st.sampled_from([-1, 10_001, 1.0, True, "2"])),
         },
     )
 )
 def test_register_is_refused_with_onboarding_error_or_opens_an_account(
     kwargs: dict[str, Any],
 ) -> None:
-    """DeveloperAccount.register with any ids, actor, time and store count."""
+    """DeveloperAccount.register with any ids, actor and time: never a verified store count."""
     if kwargs["actor"] is RIGHTFUL:
         try:
             kwargs["actor"] = Actor.seller(kwargs["seller_id"])
@@ -1571,10 +1576,10 @@ def test_register_is_refused_with_onboarding_error_or_opens_an_account(
     actor, now = kwargs["actor"], kwargs["now"]
     assert is_aware(now)
     assert actor.kind is ActorKind.SYSTEM or actor == Actor.seller(kwargs["seller_id"])
-    assert (account_id, kwargs["seller_id"], kwargs["verified_store_count"], 1) == (
+    assert (account_id, kwargs["seller_id"], None, 1) == (
         account.id,
         account.owner_id,
-        account.verified_store_count,
+        account.verification,
         account.version,
     )
     check_events(account, events, actor, now)

@@ -47,6 +47,7 @@ from aliexpress_onboarding.domain.tokens import RefreshToken, TokenGrant
 from aliexpress_onboarding.sealing import Keyring
 from aliexpress_onboarding.testing import DEFAULT_LIFETIMES, PlatformSimulator, TokenLifetimes
 
+VERIFIER = Actor.reviewer("verifier-1")  # records the verified enterprise
 CALLBACK = "https://shop.example.com/aliexpress/callback"
 OWNER = Actor.seller("2000001")
 REVIEWER = Actor.reviewer("rev-1")
@@ -112,9 +113,8 @@ class World:
 
     def _app(self) -> App:
         service = self.service
-        account = service.register_account(
-            seller_id=OWNER.id, enterprise_id="ent-1", actor=OWNER, verified_store_count=2
-        )
+        account = service.register_account(seller_id=OWNER.id, enterprise_id="ent-1", actor=OWNER)
+        service.verify_enterprise(account.id, "ent-1", 2, actor=VERIFIER)
         service.accept_agreement(account.id, "2024-01", actor=OWNER)
         service.submit_profile(account.id, PROFILE, actor=OWNER)
         application = service.apply(account.id, "self", FACTS, DOCUMENT, actor=OWNER)

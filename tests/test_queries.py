@@ -40,6 +40,7 @@ from aliexpress_onboarding.serialization import to_json
 from aliexpress_onboarding.testing import T0, sample_account, sample_app, sample_application
 from aliexpress_onboarding.views import AppView, Page
 
+VERIFIER = Actor.reviewer("verifier-1")  # records the verified enterprise
 OWNER = Actor.seller("seller-1")
 OTHER_SELLER = Actor.seller("seller-2")
 REVIEWER = Actor.reviewer("rev-1")
@@ -83,8 +84,9 @@ class World:
 
 def _active_account(service: OnboardingService, seller: Actor) -> DeveloperAccount:
     account = service.register_account(
-        seller_id=seller.id, enterprise_id=f"ent-{seller.id}", actor=seller, verified_store_count=3
+        seller_id=seller.id, enterprise_id=f"ent-{seller.id}", actor=seller
     )
+    service.verify_enterprise(account.id, f"ent-{seller.id}", 3, actor=VERIFIER)
     service.accept_agreement(account.id, "2021-03", actor=seller)
     return service.submit_profile(account.id, PROFILE, actor=seller)
 

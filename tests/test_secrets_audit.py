@@ -59,6 +59,7 @@ from aliexpress_onboarding.sealing import SEALED_PREFIX, Keyring
 from aliexpress_onboarding.serialization import from_json, to_dict, to_json
 from aliexpress_onboarding.testing import T0
 
+VERIFIER = Actor.reviewer("verifier-1")  # records the verified enterprise
 SELLER = Actor.seller("seller-1")
 STRANGER = Actor.seller("seller-2")
 REVIEWER = Actor.reviewer("rev-1")
@@ -184,9 +185,8 @@ def repository(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Repos
 def onboard(service: OnboardingService, clock: ManualClock, audit: Audit) -> list[Any]:
     """The whole onboarding of one seller, with refused attempts; every aggregate it returned."""
     seen: list[Any] = []
-    account = service.register_account(
-        seller_id=SELLER.id, enterprise_id="ent-1", actor=SELLER, verified_store_count=2
-    )
+    account = service.register_account(seller_id=SELLER.id, enterprise_id="ent-1", actor=SELLER)
+    service.verify_enterprise(account.id, "ent-1", 2, actor=VERIFIER)
     seen += [account, service.accept_agreement(account.id, "2024-01", actor=SELLER)]
     seen.append(service.submit_profile(account.id, PROFILE, actor=SELLER))
     application = service.apply(account.id, DeveloperType.SELF, APPLICANT, LICENCE, actor=SELLER)

@@ -93,9 +93,9 @@ def test_document_without_secret_cannot_become_an_app() -> None:
 @pytest.mark.parametrize(
     ("field", "value"),
     [
-        ("verified_store_count", "3"),  # no '3' -> 3
-        ("verified_store_count", 3.9),  # no 3.9 -> 3
-        ("verified_store_count", True),  # a bool is not an int here
+        ("version", "3"),  # no '3' -> 3
+        ("version", 3.9),  # no 3.9 -> 3
+        ("version", True),  # a bool is not an int here
         ("owner_id", 123),  # no 123 -> '123'
         ("created_at", "2026-03-02T09:00:00"),  # naive
         ("created_at", 1700000000),
@@ -197,12 +197,12 @@ def test_every_problem_is_listed_with_its_path() -> None:
     """Several problems come back together, each with its path."""
     document = to_dict(sample_account()[0])
     document["data"]["profile"]["email"] = "not-an-address"
-    document["data"]["verified_store_count"] = "3"
+    document["data"]["verification"]["store_count"] = "3"
     document["data"]["surprise"] = 1
     with pytest.raises(InvalidRecordError) as caught:
         from_dict(document)
     paths = sorted(p.split(":")[0] for p in caught.value.problems)
-    assert ["$.data", "$.data.profile.email", "$.data.verified_store_count"] == paths
+    assert ["$.data", "$.data.profile.email", "$.data.verification.store_count"] == paths
 
 
 def test_unknown_schema_version_is_refused_clearly() -> None:

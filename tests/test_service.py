@@ -42,6 +42,7 @@ from aliexpress_onboarding.errors import ConcurrencyConflictError, NotFoundError
 from aliexpress_onboarding.ports import AggregateRoot
 from aliexpress_onboarding.service import OnboardingService
 
+VERIFIER = Actor.reviewer("verifier-1")  # records the verified enterprise
 OWNER = Actor.seller("seller-1")
 OTHER_SELLER = Actor.seller("seller-2")
 REVIEWER = Actor.reviewer("rev-1")
@@ -81,9 +82,8 @@ def make_service(**ports: object) -> tuple[OnboardingService, FakeClock]:
 
 
 def onboard(service: OnboardingService) -> tuple[str, DeveloperApplication]:
-    account = service.register_account(
-        seller_id="seller-1", enterprise_id="ent-1", actor=OWNER, verified_store_count=2
-    )
+    account = service.register_account(seller_id="seller-1", enterprise_id="ent-1", actor=OWNER)
+    service.verify_enterprise(account.id, "ent-1", 2, actor=VERIFIER)
     service.accept_agreement(account.id, "2024-01", actor=OWNER)
     profile = DeveloperProfile("Wei Zhang", EmailAddress("dev@sunrise.example.com"))
     service.submit_profile(account.id, profile, actor=OWNER)
@@ -103,6 +103,7 @@ def test_whole_onboarding_runs_through_the_service() -> None:
     service.authorize_store(app.id, Store("store-1", "seller-1", "ent-1"), actor=OWNER)
     assert [
         "AccountRegistered",
+        "EnterpriseVerified",
         "AgreementAccepted",
         "ProfileSubmitted",
         "AccountActivated",
@@ -354,7 +355,7 @@ def test_notifier_failing_every_other_call_gets_every_event_in_order() -> None:
     for event in notifier.delivered:
         per_aggregate[event.aggregate_id].append(event.version)
     assert [] == service.repository.pending_events()
-    assert 7 == len({e.event_id for e in notifier.delivered})
+    assert 8 == len({e.event_id for e in notifier.delivered})
     assert all(versions == sorted(versions) for versions in per_aggregate.values())
 
 

@@ -112,9 +112,7 @@ def run_onboarding_demo(out: TextIO, url: str) -> None:
     )
     account = _find(lambda: repository.get(DeveloperAccount, ACCOUNT_ID))
     if account is None:
-        service.register_account(
-            seller_id=SELLER.id, enterprise_id="ent-sunrise", actor=SELLER, verified_store_count=2
-        )
+        service.register_account(seller_id=SELLER.id, enterprise_id="ent-sunrise", actor=SELLER)
         step("1. the seller logs in with its AliExpress seller account: developer account opened")
         service.accept_agreement(ACCOUNT_ID, "api-use-agreement-2021", actor=SELLER)
         step("1.1 the API use agreement accepted")
@@ -147,6 +145,8 @@ def run_onboarding_demo(out: TextIO, url: str) -> None:
             step(f"    overdue: ticket {escalated.ticket_id} submitted (once)")
         service.approve(APPLICATION_ID, actor=REVIEWER)
         step("2.6 a reviewer approves the application: notification e-mail sent")
+        service.verify_enterprise(ACCOUNT_ID, "ent-sunrise", 2, actor=REVIEWER)
+        step("    the reviewer records the verified enterprise: ent-sunrise, 2 stores")
     else:
         status = repository.get(DeveloperApplication, APPLICATION_ID).status
         step(f"2. application {APPLICATION_ID} already {status}: skipped")

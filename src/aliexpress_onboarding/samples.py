@@ -7,7 +7,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from .domain.account import AcceptAgreement, DeveloperAccount, DeveloperProfile, SubmitProfile
+from .domain.account import (
+    AcceptAgreement,
+    DeveloperAccount,
+    DeveloperProfile,
+    SubmitProfile,
+    VerifyEnterprise,
+)
 from .domain.actors import Actor
 from .domain.app import App, ResetSecret, Store
 from .domain.application import DeveloperApplication
@@ -32,17 +38,18 @@ _JPEG = b"\xff\xd8\xff\xe0" + bytes(16)
 def sample_account(
     account_id: str = "acc-1", seller_id: str = "seller-1", *, active: bool = True
 ) -> tuple[DeveloperAccount, list[Event]]:
-    """A registered account (activated unless ``active=False``) and all its events."""
+    """A registered account (activated unless ``active=False``) and all its events.
+
+    A reviewer has verified its enterprise (``ent-of-<seller id>``) for 3 stores.
+    """
     owner = Actor.seller(seller_id)
     account, events = DeveloperAccount.register(
-        account_id,
-        seller_id=seller_id,
-        enterprise_id=f"ent-of-{seller_id}",
-        actor=owner,
-        now=T0,
-        verified_store_count=3,
+        account_id, seller_id=seller_id, enterprise_id=f"ent-of-{seller_id}", actor=owner, now=T0
     )
     timeline = list(events)
+    verify = VerifyEnterprise(account.enterprise_id, 3)
+    account, events = account.handle(verify, Actor.reviewer("reviewer-1"), T0)
+    timeline += events
     if active:
         account, events = account.handle(AcceptAgreement("2024-01"), owner, T0)
         timeline += events

@@ -48,6 +48,7 @@ __all__ = [
     "from_stored_json",
     "parse_stored_json",
     "split_release_1_app",
+    "upgrade_release_1_account",
     "to_dict",
     "to_json",
 ]
@@ -610,3 +611,25 @@ def split_release_1_app(document: object) -> tuple[dict[str, Any], list[StoreAut
 
 
 _RELEASE_1_APP_FIELDS: Final = frozenset({"store_limit", "authorizations"})
+
+
+def upgrade_release_1_account(document: object) -> dict[str, Any]:
+    """An account document stored by release 1, as today's: its seller-set count dropped.
+
+    Release 1 let the seller set its own ``verified_store_count`` at registration. Today only
+    a reviewer or the system records the enterprise and its store count (`VerifyEnterprise`),
+    so the seller's figure is not carried over: the account has no ``verification`` until a
+    reviewer records one, and its Self apps take no new store before then (their current
+    authorizations stay). A document without the field comes back as it is.
+
+    Raises:
+        InvalidRecordError: the document is not an account document.
+    """
+    if not isinstance(document, dict) or document.get("type") != "DeveloperAccount":
+        raise InvalidRecordError("$", None, ["$: expected a DeveloperAccount document"])
+    data = document.get("data")
+    if not isinstance(data, dict):
+        raise InvalidRecordError("$", None, ["$.data: expected an object"])
+    kept = {key: value for key, value in data.items() if key != "verified_store_count"}
+    kept.setdefault("verification", None)
+    return {**document, "data": kept}

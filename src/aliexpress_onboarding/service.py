@@ -22,7 +22,13 @@ from .adapters.memory import (
     SecretsCredentialIssuer,
     SystemClock,
 )
-from .domain.account import AcceptAgreement, DeveloperAccount, DeveloperProfile, SubmitProfile
+from .domain.account import (
+    AcceptAgreement,
+    DeveloperAccount,
+    DeveloperProfile,
+    SubmitProfile,
+    VerifyEnterprise,
+)
 from .domain.actors import Actor, ActorKind, Role
 from .domain.app import App, RegisterCallbackUrl, ResetSecret, Resume, Store, Suspend
 from .domain.application import Approve, DeveloperApplication, Escalate, Reject
@@ -314,14 +320,16 @@ class OnboardingService:
         seller_id: str,
         enterprise_id: str,
         actor: Actor,
-        verified_store_count: int = 1,
     ) -> DeveloperAccount:
         """Open a developer account for a seller (pending the API use agreement).
 
+        ``enterprise_id`` is the seller's claim: the enterprise and the store count that
+        bound its Self apps are recorded by a reviewer or the system (`verify_enterprise`).
+
         Raises:
             PermissionDeniedError: ``actor`` is neither that seller nor the system.
-            ConcurrencyConflictError: the seller already has a developer account.
-            ValidationError: malformed ids or store count.
+            AlreadyExistsError: the seller already has a developer account.
+            ValidationError: malformed ids.
         """
         account, events = DeveloperAccount.register(
             self.credentials.new_id("acc"),
@@ -329,7 +337,6 @@ class OnboardingService:
             enterprise_id=enterprise_id,
             actor=actor,
             now=self.clock.now(),
-            verified_store_count=verified_store_count,
         )
         self._created(account, events)
         return account
@@ -362,8 +369,29 @@ class OnboardingService:
         """
         return self._handle_account(account_id, SubmitProfile(profile), actor)
 
+    def verify_enterprise(
+        self, account_id: str, enterprise_id: str, store_count: int, *, actor: Actor
+    ) -> DeveloperAccount:
+        """Record the verified enterprise behind the account and how many stores it covers.
+
+        Only a reviewer or the system may: what bounds a Self developer's stores never comes
+        from the seller. A reviewer may not verify the account of their own seller id. A new
+        verification replaces the old; a lower count refuses new stores and evicts none.
+
+        Raises:
+            NotFoundError: no account has that id.
+            PermissionDeniedError: ``actor`` is a seller.
+            RuleViolationError: the reviewer's id is the account's seller id (``own_account``).
+            ValidationError: a malformed enterprise id, or a store count outside 0 to 10 000.
+        """
+        command = VerifyEnterprise(enterprise_id, store_count)
+        return self._handle_account(account_id, command, actor)
+
     def _handle_account(
-        self, account_id: str, command: AcceptAgreement | SubmitProfile, actor: Actor
+        self,
+        account_id: str,
+        command: AcceptAgreement | SubmitProfile | VerifyEnterprise,
+        actor: Actor,
     ) -> DeveloperAccount:
         account = self._load(DeveloperAccount, account_id, "account_id")
         changed, events = account.handle(command, actor, self.clock.now())

@@ -35,7 +35,7 @@ import attrs
 import pytest
 
 from ._simulator import DEFAULT_LIFETIMES, PlatformSimulator, TokenLifetimes
-from .domain.account import DeveloperAccount
+from .domain.account import DeveloperAccount, VerifyEnterprise
 from .domain.actors import Actor
 from .domain.app import App
 from .domain.application import Approve, DeveloperApplication, Escalate, Reject
@@ -80,7 +80,8 @@ def _approved(account: DeveloperAccount) -> DeveloperApplication:
 def _self_app(repository: Repository, store_count: int = 3) -> tuple[DeveloperAccount, App]:
     """A stored account verified for ``store_count`` stores, and a stored Self app of it."""
     account, _ = sample_account()
-    account = attrs.evolve(account, verified_store_count=store_count)
+    verify = VerifyEnterprise(account.enterprise_id, store_count)
+    account, _ = account.handle(verify, Actor.reviewer("rev-1"), T0)
     app, _ = sample_app(account, _approved(account))
     repository.add(account, [])
     repository.add(app, [])

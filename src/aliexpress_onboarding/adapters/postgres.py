@@ -76,6 +76,7 @@ from ..serialization import (
     parse_stored_json,
     split_release_1_app,
     to_json,
+    upgrade_release_1_account,
 )
 
 __all__ = ["DEFAULT_SCHEMA", "PostgresRepository"]
@@ -555,7 +556,25 @@ class PostgresRepository:
         return cursor.rowcount == 1
 
     def _split_release_1_apps(self, cursor: psycopg.Cursor[Any]) -> None:
-        """Migration 4's data step: each app's listed authorizations become records."""
+        """Migration 4's data step: release 1's documents as today's.
+
+        Each app's listed authorizations become records, and an account's store count set by
+        its seller is dropped (a reviewer verifies it now).
+        """
+        cursor.execute(
+            self._sql("SELECT id, document FROM {schema}.aggregates WHERE kind = %s"),
+            (KIND_NAMES[DeveloperAccount],),
+        )
+        for row_id, document in cursor.fetchall():
+            parsed = parse_stored_json(document, record=f"account:{row_id}")
+            upgraded = upgrade_release_1_account(parsed)
+            if upgraded != parsed:
+                cursor.execute(
+                    self._sql(
+                        "UPDATE {schema}.aggregates SET document = %s WHERE kind = %s AND id = %s"
+                    ),
+                    (dump_document(upgraded), KIND_NAMES[DeveloperAccount], row_id),
+                )
         cursor.execute(
             self._sql("SELECT id, document FROM {schema}.aggregates WHERE kind = %s"),
             (KIND_NAMES[App],),

@@ -51,6 +51,7 @@ from ..serialization import (
     parse_stored_json,
     split_release_1_app,
     to_json,
+    upgrade_release_1_account,
 )
 
 __all__ = ["SQLiteRepository"]
@@ -104,7 +105,22 @@ def _claim(
 
 
 def _split_release_1_apps(connection: sqlite3.Connection) -> None:
-    """Migration 5's data step: each app's listed authorizations become records of their own."""
+    """Migration 5's data step: release 1's documents as today's.
+
+    Each app's listed authorizations become records of their own, and an account's store count
+    set by its seller is dropped (a reviewer verifies it now).
+    """
+    rows = connection.execute(
+        "SELECT id, document FROM aggregates WHERE kind = ?", (KIND_NAMES[DeveloperAccount],)
+    ).fetchall()
+    for row_id, document in rows:
+        parsed = parse_stored_json(document, record=f"account:{row_id}")
+        upgraded = upgrade_release_1_account(parsed)
+        if upgraded != parsed:
+            connection.execute(
+                "UPDATE aggregates SET document = ? WHERE kind = ? AND id = ?",
+                (dump_document(upgraded), KIND_NAMES[DeveloperAccount], row_id),
+            )
     rows = connection.execute(
         "SELECT id, document FROM aggregates WHERE kind = ?", (KIND_NAMES[App],)
     ).fetchall()

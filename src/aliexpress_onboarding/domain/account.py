@@ -19,6 +19,7 @@ from .events import (
     AccountActivated,
     AccountRegistered,
     AgreementAccepted,
+    EnterpriseVerified,
     Event,
     ProfileSubmitted,
 )
@@ -38,7 +39,9 @@ __all__ = [
     "AccountStatus",
     "DeveloperAccount",
     "DeveloperProfile",
+    "EnterpriseVerification",
     "SubmitProfile",
+    "VerifyEnterprise",
 ]
 
 
@@ -73,14 +76,36 @@ class DeveloperProfile:
 
 
 @attrs.frozen
+class EnterpriseVerification:
+    """What a reviewer (or the system) verified about the enterprise behind an account.
+
+    Never the seller's own say: `VerifyEnterprise` records it, and only it bounds a Self
+    developer's stores.
+
+    Attributes:
+        enterprise_id: the verified enterprise: a Self app serves only its stores.
+        store_count: how many of its stores the verification covers (0 to 10 000).
+        verified_by: the reviewer or system that recorded it.
+        verified_at: when.
+    """
+
+    enterprise_id: str = attrs.field(validator=text_field(128))
+    store_count: int = attrs.field(validator=store_count)
+    verified_by: Actor = attrs.field(validator=attrs.validators.instance_of(Actor))
+    verified_at: datetime = attrs.field(validator=aware)
+
+
+@attrs.frozen
 class DeveloperAccount:
     """A seller's developer account on the AliExpress Open Platform.
 
     Attributes:
         id: the account id.
         owner_id: the AliExpress seller id of the seller who owns it (its owner actor).
-        enterprise_id: the enterprise behind the seller, for Self store authorizations.
-        verified_store_count: how many stores the enterprise verification covers.
+        enterprise_id: the enterprise the seller says is behind it (its claim, unverified).
+        verification: what a reviewer or the system verified (`VerifyEnterprise`): the
+            enterprise and how many stores it covers; ``None`` until then. Only this bounds
+            a Self developer's store authorizations.
         status: where it is in activation.
         version: bumped by every transition (optimistic concurrency).
     """
@@ -90,12 +115,15 @@ class DeveloperAccount:
     enterprise_id: str = attrs.field(validator=text_field(128))
     created_at: datetime = attrs.field(validator=aware)
     updated_at: datetime = attrs.field(validator=aware)
-    verified_store_count: int = attrs.field(default=1, validator=store_count)
     status: AccountStatus = AccountStatus.PENDING_AGREEMENT
     version: int = attrs.field(default=1, validator=version)
     agreement_version: str | None = attrs.field(default=None, validator=optional_text(64))
     agreement_accepted_at: datetime | None = attrs.field(default=None, validator=optional_aware)
     profile: DeveloperProfile | None = None
+    verification: EnterpriseVerification | None = attrs.field(
+        default=None,
+        validator=attrs.validators.optional(attrs.validators.instance_of(EnterpriseVerification)),
+    )
 
     machine: ClassVar[StateMachine[AccountStatus]]
 
@@ -108,13 +136,15 @@ class DeveloperAccount:
         enterprise_id: str,
         actor: Actor,
         now: datetime,
-        verified_store_count: int = 1,
     ) -> tuple[DeveloperAccount, tuple[Event, ...]]:
         """Open a developer account for the seller who logged in (pending the agreement).
 
+        ``enterprise_id`` is the seller's claim; what bounds its Self apps is recorded later by
+        a reviewer or the system (`VerifyEnterprise`), never by the seller.
+
         Raises:
             PermissionDeniedError: ``actor`` is neither that seller nor the system.
-            ValidationError: an id or the store count is malformed; ``now`` is naive.
+            ValidationError: an id is malformed; ``now`` is naive.
         """
         now = require_aware("now", now)
         account = cls(
@@ -123,7 +153,6 @@ class DeveloperAccount:
             enterprise_id=enterprise_id,
             created_at=now,
             updated_at=now,
-            verified_store_count=verified_store_count,
         )
         ACCOUNT_MACHINE.check_creation(account, actor)
         recorder = EventRecorder(account_id, 1, now, actor)
@@ -131,7 +160,10 @@ class DeveloperAccount:
         return account, tuple(recorder.events)
 
     def handle(
-        self, command: AcceptAgreement | SubmitProfile, actor: Actor, now: datetime
+        self,
+        command: AcceptAgreement | SubmitProfile | VerifyEnterprise,
+        actor: Actor,
+        now: datetime,
     ) -> tuple[DeveloperAccount, tuple[Event, ...]]:
         """Apply one command; the account itself is never changed.
 
@@ -156,6 +188,16 @@ class DeveloperAccount:
     def is_active(self) -> bool:
         """Whether the agreement is accepted and the developer information filled in."""
         return self.status is AccountStatus.ACTIVE
+
+    @property
+    def verified_store_count(self) -> int:
+        """How many stores the verification covers: 0 until a reviewer or the system verifies."""
+        return 0 if self.verification is None else self.verification.store_count
+
+    @property
+    def verified_enterprise_id(self) -> str | None:
+        """The verified enterprise, or ``None`` until a reviewer or the system verifies it."""
+        return None if self.verification is None else self.verification.enterprise_id
 
 
 @attrs.frozen
@@ -200,6 +242,38 @@ class SubmitProfile:
         return {"profile": self.profile}
 
 
+OWN_ACCOUNT = Problem(
+    "own_account",
+    "A reviewer may not verify the enterprise of their own seller id (separation of duties).",
+)
+
+
+@attrs.frozen
+class VerifyEnterprise:
+    """A reviewer (or the system) records the verified enterprise and its store count.
+
+    Replaces an earlier verification. A lower count refuses new stores past it; it evicts none.
+    """
+
+    enterprise_id: str = attrs.field(validator=text_field(128))
+    store_count: int = attrs.field(validator=store_count)
+    name: ClassVar[str] = "verify_enterprise"
+
+    def guard(self, account: DeveloperAccount, actor: Actor, now: datetime) -> Sequence[Problem]:
+        """Never the account's own seller, even as a reviewer."""
+        return (OWN_ACCOUNT,) if actor.id == account.owner_id else ()
+
+    def effect(self, account: DeveloperAccount, events: EventRecorder) -> Mapping[str, Any]:
+        """Keep the verification, with who made it and when."""
+        events.record(
+            EnterpriseVerified, enterprise_id=self.enterprise_id, store_count=self.store_count
+        )
+        verification = EnterpriseVerification(
+            self.enterprise_id, self.store_count, events.actor, events.now
+        )
+        return {"verification": verification}
+
+
 ACCOUNT_MACHINE: StateMachine[AccountStatus] = StateMachine(
     "DeveloperAccount",
     AccountStatus,
@@ -208,10 +282,12 @@ ACCOUNT_MACHINE: StateMachine[AccountStatus] = StateMachine(
         "register": frozenset({Role.OWNER, Role.SYSTEM}),
         AcceptAgreement.name: frozenset({Role.OWNER}),
         SubmitProfile.name: frozenset({Role.OWNER}),
+        VerifyEnterprise.name: frozenset({Role.REVIEWER, Role.SYSTEM}),
     },
     edges=[
         (AccountStatus.PENDING_AGREEMENT, AcceptAgreement.name, AccountStatus.PENDING_PROFILE),
         (AccountStatus.PENDING_PROFILE, SubmitProfile.name, AccountStatus.ACTIVE),
+        *((state, VerifyEnterprise.name, state) for state in AccountStatus),
     ],
     creation="register",
 )

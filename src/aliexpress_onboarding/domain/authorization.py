@@ -68,7 +68,12 @@ APP_NOT_ACTIVE = Problem(
 )
 STORE_OF_OTHER_ENTERPRISE = Problem(
     "store_of_other_enterprise",
-    "A Self developer's app can be authorized only for stores of its own enterprise.",
+    "A Self developer's app can be authorized only for stores of its own (verified) enterprise.",
+)
+ENTERPRISE_NOT_VERIFIED = Problem(
+    "enterprise_not_verified",
+    "A Self developer's stores are bounded by its enterprise verification, and a reviewer has"
+    " not verified the enterprise yet (verify_enterprise).",
 )
 STORE_LIMIT_REACHED = Problem(
     "store_limit_reached",
@@ -303,7 +308,8 @@ class StoreAuthorization:
 
         Args:
             app: the app; it must be active.
-            account: the app's developer account (its verified facts bound Self apps).
+            account: the app's developer account: for a Self app, its `EnterpriseVerification`
+                (never the seller's own claims) gives the enterprise and the bound.
             store: the store, presented by its seller.
             usage: for a Self app, what the account's Self bound holds now (the
                 repository's `bound_usage` of `self_stores_scope`), else ignored.
@@ -381,6 +387,7 @@ def _check_parties(app: object, account: object, store: object, usage: object) -
 
 
 def _limit_of(app: App, account: DeveloperAccount) -> int | None:
+    """The bound a Self app's store counts under: only what a verifier recorded."""
     return account.verified_store_count if app.developer_type is DeveloperType.SELF else None
 
 
@@ -408,9 +415,11 @@ def _authorize_problems(
     if app.status is not AppStatus.ACTIVE:
         problems.append(APP_NOT_ACTIVE)
     if app.developer_type is DeveloperType.SELF:
-        if store.enterprise_id != account.enterprise_id:
+        if account.verification is None:
+            problems.append(ENTERPRISE_NOT_VERIFIED)
+        elif store.enterprise_id != account.verification.enterprise_id:
             problems.append(STORE_OF_OTHER_ENTERPRISE)
-        if not usage.holds_member and usage.members >= account.verified_store_count:
+        elif not usage.holds_member and usage.members >= account.verification.store_count:
             problems.append(STORE_LIMIT_REACHED)
     return problems
 

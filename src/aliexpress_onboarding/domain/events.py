@@ -26,6 +26,7 @@ __all__ = [
     "AppResumed",
     "AppSuspended",
     "CallbackUrlRegistered",
+    "EnterpriseVerified",
     "ApplicationApproved",
     "ApplicationRejected",
     "ApplicationSubmitted",
@@ -98,6 +99,14 @@ class AccountRegistered(Event):
 
     seller_id: str
     enterprise_id: str
+
+
+@attrs.frozen(kw_only=True, field_transformer=_checked)
+class EnterpriseVerified(Event):
+    """A reviewer or the system verified the enterprise behind the account, and its stores."""
+
+    enterprise_id: str
+    store_count: int = attrs.field(validator=_instance_of(int, "must be a number of stores"))
 
 
 @attrs.frozen(kw_only=True, field_transformer=_checked)
