@@ -1001,3 +1001,75 @@ def test_sign_refuses_malformed_parameters(capsys: pytest.CaptureFixture[str], p
     """A parameter without '=', without a name, or given twice: exit 2, one line."""
     code = main(["sign", "/x", *pair.split(), "--app-key", "500123"])
     assert (2, 1) == (code, len(capsys.readouterr().err.strip().splitlines()))
+
+
+# ---------------------------------------------------------------------- authorize-url, tokens
+
+
+def test_authorize_url_begins_a_stored_authorization_with_a_fresh_state(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The page of the platform with the app's callback and a state the store can complete."""
+    database = tmp_path / "d.db"
+    assert 0 == main(["demo", "--db", str(database)])
+    capsys.readouterr()
+    keys = str(database.with_suffix(".keys"))
+    arguments = ["--db", str(database), "--keys", keys, "--app", "app-sunrise-sync"]
+    assert 0 == main(["authorize-url", *arguments, "--seller", "cn1234567890", "--json"])
+    (line,) = capsys.readouterr().out.splitlines()
+    url = json.loads(line)["url"]
+    state = url.rsplit("state=", 1)[1]
+    from aliexpress_onboarding.domain.oauth import callback_state_digest
+
+    repository = SQLiteRepository(database, keyring=Keyring.load(keys))
+    callback = "https://sunrise-trading.example.com/aliexpress/callback"
+    stored = repository.authorization_request(callback_state_digest(f"{callback}?state={state}"))
+    assert (True, "app-sunrise-sync", "cn1234567890", None) == (
+        url.startswith("https://api-sg.aliexpress.com/oauth/authorize?response_type=code"),
+        stored and stored.app_id,
+        stored and stored.actor_id,
+        stored and stored.used_at,
+    )
+
+
+def test_authorize_url_for_an_unknown_app_is_one_line_exit_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An app that does not exist: one line on stderr, exit 1, nothing stored."""
+    database = tmp_path / "d.db"
+    SQLiteRepository(database, plaintext_secrets=True).close()
+    code = main(["authorize-url", "--db", str(database), "--app", "nope", "--seller", "s1"])
+    err = capsys.readouterr().err
+    assert (1, 1, True) == (code, len(err.splitlines()), "no app with id 'nope'" in err)
+
+
+def test_tokens_due_lists_expiring_tokens_and_never_a_token(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The demo's store token expires in a year: listed within 400 days, not within 3."""
+    database = tmp_path / "d.db"
+    assert 0 == main(["demo", "--db", str(database)])
+    capsys.readouterr()
+    keys = str(database.with_suffix(".keys"))
+    common = ["tokens", "--due", "--db", str(database), "--keys", keys, "--json"]
+    assert 0 == main([*common, "--within", "400d"])
+    listed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert 0 == main([*common, "--within", "3d"])
+    soon = capsys.readouterr().out
+    repository = SQLiteRepository(database, keyring=Keyring.load(keys))
+    authorization = repository.authorization("app-sunrise-sync", "store-sunrise-1")
+    assert authorization is not None
+    assert authorization.access_token is not None
+    assert ([("store-sunrise-1", True)], "", False) == (
+        [(item["store_id"], item["refreshable"]) for item in listed],
+        soon,
+        authorization.access_token.reveal() in json.dumps(listed),
+    )
+
+
+@pytest.mark.parametrize("within", ["3x", "d", "-1d", "1.5h", "99999999d"])
+def test_tokens_within_must_be_a_duration(within: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """--within takes 7d, 12h, 30m or 90s: anything else is a usage error (exit 2)."""
+    with pytest.raises(SystemExit) as stopped:
+        main(["tokens", "--due", "--db", "memory://", f"--within={within}"])
+    assert (2, True) == (stopped.value.code, "is not a duration" in capsys.readouterr().err)

@@ -43,6 +43,7 @@ from aliexpress_onboarding.errors import (
     ValidationError,
 )
 from aliexpress_onboarding.platform import (
+    DEFAULT_TOKEN_LIFETIMES,
     AccessToken,
     RefreshToken,
     TokenGrant,
@@ -613,6 +614,35 @@ def test_relative_expiry_counts_from_now(
     grant = parse_token_response(document, now=T0)
     assert T0 + timedelta(seconds=expires_in) == grant.expires_at
     assert T0 + timedelta(seconds=refresh_expires_in) == grant.refresh_expires_at
+
+
+@pytest.mark.parametrize(
+    ("developer_type", "lifetime"),
+    [(DeveloperType.SELF, timedelta(days=365)), (DeveloperType.COMMERCIAL, timedelta(days=30))],
+)
+def test_an_answer_without_expiry_follows_the_policy_for_the_developer_type(
+    developer_type: DeveloperType, lifetime: timedelta
+) -> None:
+    """No expire_time or expires_in: a Self developer's token lives a year, a Commercial
+    developer's a month (the policy default); without a default such an answer is refused."""
+    document = {"access_token": "a" * 20, "refresh_token": "r" * 20, "code": "0"}
+    default = DEFAULT_TOKEN_LIFETIMES[developer_type]
+    grant = parse_token_response(document, now=T0, default_lifetime=default)
+    assert (T0 + lifetime, T0 + lifetime) == (grant.expires_at, grant.refresh_expires_at)
+    with pytest.raises(PlatformResponseError):
+        parse_token_response(document, now=T0)
+    with pytest.raises(ValidationError):
+        parse_token_response(document, now=T0, default_lifetime=timedelta(0))
+
+
+def test_the_client_applies_the_policy_default_for_its_developer_type(
+    platform: PlatformSimulator, clock: ManualClock
+) -> None:
+    """An answer that omits both expiry fields: the client's developer type decides."""
+    with make_client(platform, clock, developer_type="commercial") as client:
+        platform.omit_next_token_field("expire_time", "expires_in")
+        grant = grant_for(platform, client)
+    assert clock.now() + timedelta(days=30) == grant.expires_at
 
 
 _JSON = st.recursive(

@@ -15,6 +15,7 @@ from aliexpress_onboarding import (
     App,
     Applicant,
     ApplicationStatus,
+    DeveloperAccount,
     DeveloperApplication,
     DeveloperProfile,
     EmailAddress,
@@ -581,3 +582,36 @@ def test_an_issuer_that_only_repeats_itself_ends_in_a_conflict_storing_nothing()
     with pytest.raises(ConcurrencyConflictError):
         service.create_app(account_id, "self", "sunrise_ops", actor=OWNER)
     assert 1 == len(service.repository.list_by_account(App, account_id))
+
+
+@pytest.mark.parametrize(
+    ("account_id", "enterprise_id", "store_count", "actor", "error"),
+    [
+        ("acc-nope", "ent-1", 2, REVIEWER, "NotFoundError"),
+        (42, "ent-1", 2, REVIEWER, "ValidationError"),
+        (None, "ent-1", 2, REVIEWER, "ValidationError"),
+        ("OWN", "ent-1", 2, OWNER, "PermissionDeniedError"),
+        ("OWN", "ent-1", 2, OTHER_SELLER, "PermissionDeniedError"),
+        ("OWN", "ent-1", 2, Actor.reviewer("seller-1"), "RuleViolationError"),
+        ("OWN", "ent-1", -1, REVIEWER, "ValidationError"),
+        ("OWN", "ent-1", 10_001, REVIEWER, "ValidationError"),
+        ("OWN", "ent-1", True, REVIEWER, "ValidationError"),
+        ("OWN", "", 2, REVIEWER, "ValidationError"),
+        ("OWN", "ent\n1", 2, REVIEWER, "ValidationError"),
+    ],
+)
+def test_verify_enterprise_refuses_bad_input_and_changes_nothing(
+    account_id: object, enterprise_id: str, store_count: object, actor: Actor, error: str
+) -> None:
+    """Unknown or non-text ids, a seller (the owner itself too), a reviewer who is the seller,
+    a count outside 0..10 000: a typed error, and the stored account is unchanged."""
+    service, _ = make_service()
+    account_of_owner, _ = onboard(service)
+    before = service.repository.get(DeveloperAccount, account_of_owner)
+    target = account_of_owner if account_id == "OWN" else account_id
+    with pytest.raises(OnboardingError) as caught:
+        service.verify_enterprise(target, enterprise_id, store_count, actor=actor)  # type: ignore[arg-type]
+    assert (error, before) == (
+        type(caught.value).__name__,
+        service.repository.get(DeveloperAccount, account_of_owner),
+    )

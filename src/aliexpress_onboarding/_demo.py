@@ -195,7 +195,11 @@ def _after_the_app_key(
         authorizing = attrs.evolve(
             service,
             platform=lambda app: HttpPlatformClient(
-                app.app_key, app.secret, gateway=platform.url, clock=clock
+                app.app_key,
+                app.secret,
+                gateway=platform.url,
+                clock=clock,
+                developer_type=app.developer_type,
             ),
             authorize_endpoint=platform.authorize_endpoint,
         )

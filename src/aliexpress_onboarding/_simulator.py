@@ -199,7 +199,7 @@ class PlatformSimulator:
         self._fail: deque[int] = deque()
         self._delays: deque[float] = deque()
         self._malformed = 0
-        self._omit: deque[str] = deque()
+        self._omit: deque[tuple[str, ...]] = deque()
         self._received: deque[str] = deque(maxlen=_MAX_LOG)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -295,10 +295,10 @@ class PlatformSimulator:
         with self._lock:
             self._malformed += _count(count)
 
-    def omit_next_token_field(self, field: str) -> None:
-        """The next token answer leaves ``field`` out (e.g. ``"access_token"``)."""
+    def omit_next_token_field(self, field: str, *more: str) -> None:
+        """The next token answer leaves ``field`` (and ``more``) out (e.g. ``"access_token"``)."""
         with self._lock:
-            self._omit.append(field)
+            self._omit.append((field, *more))
 
     @property
     def received(self) -> list[str]:
@@ -520,7 +520,8 @@ class PlatformSimulator:
             "code": "0",
         }
         if self._omit:
-            answer.pop(self._omit.popleft(), None)
+            for field in self._omit.popleft():
+                answer.pop(field, None)
         return answer
 
     def _drop(self, grant: _Grant | None) -> None:

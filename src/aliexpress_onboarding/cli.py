@@ -1,11 +1,12 @@
 """The ``aliexpress-onboarding`` command (also ``python -m aliexpress_onboarding``).
 
 Subcommands: ``demo``, ``check-name``, ``eligibility``, ``status``, ``escalate``, ``dispatch``,
-``keys``, ``reseal``, ``sign``, ``diagram``. Exit codes: 0 done; 1 something was refused (an
-app name, an input row, an e-mail) or the library failed (a corrupt database, a server that
-cannot be reached); 2 a usage error (bad arguments, a missing, empty or non-UTF-8 file, missing
-columns, a missing database, a URL naming no store). Every error is one line on stderr, never a
-traceback. ``--json`` always writes JSON Lines: one object per line on stdout (docs/cli.md).
+``authorize-url``, ``tokens``, ``keys``, ``reseal``, ``sign``, ``diagram``. Exit codes: 0 done;
+1 something was refused (an app name, an input row, an e-mail) or the library failed (a corrupt
+database, a server that cannot be reached); 2 a usage error (bad arguments, a missing, empty or
+non-UTF-8 file, missing columns, a missing database, a URL naming no store). Every error is one
+line on stderr, never a traceback. ``--json`` always writes JSON Lines: one object per line on
+stdout (docs/cli.md).
 
 Each subcommand imports what it needs when it runs, so ``--help`` and ``--version`` stay quick.
 """
@@ -23,6 +24,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import timedelta
 from typing import IO, TYPE_CHECKING, Any, Final, TextIO
 
 from . import __version__
@@ -971,6 +973,66 @@ def _sign(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- diagram
 
 
+# --------------------------------------------------------------------------- OAuth and tokens
+
+
+def _authorize_url(args: argparse.Namespace) -> int:
+    from .domain.actors import Actor
+    from .service import OnboardingService
+
+    seller = Actor.seller(args.seller)
+    with _store(args.db, keyring=_keyring(args.keys)) as repository:
+        service = OnboardingService(
+            repository=repository, auto_dispatch=False, authorize_endpoint=args.endpoint
+        )
+        url = service.begin_authorization(args.app, actor=seller)
+    if args.json:
+        _write_json({"app_id": args.app, "seller_id": seller.id, "url": url})
+    else:
+        sys.stdout.write(url + "\n")
+    return EXIT_OK
+
+
+def _duration(text: str) -> timedelta:
+    """A duration: a whole number with ``d``, ``h``, ``m`` or ``s`` (``7d``, ``12h``)."""
+    units = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
+    number, unit = text[:-1], text[-1:]
+    if unit not in units or not (number.isascii() and number.isdigit()) or len(number) > 6:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 7d, 12h, 30m or 90s")
+    return timedelta(**{units[unit]: int(number)})
+
+
+def _tokens(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    now = datetime.now(UTC)
+    with _store(args.db, keyring=_keyring(args.keys)) as repository:
+        due = repository.authorizations_expiring(
+            now - timedelta(days=366), now + args.within, args.limit
+        )
+    for authorization in due:
+        expires = authorization.token_expires_at
+        refreshable = authorization.can_outlive_its_token and authorization.refreshable_at(now)
+        record = {
+            "authorization_id": authorization.id,
+            "app_id": authorization.app_id,
+            "store_id": authorization.store_id,
+            "seller_id": authorization.store.seller_id,
+            "expires_at": None if expires is None else expires.isoformat(),
+            "refreshable": refreshable,
+        }
+        if args.json:
+            _write_json(record)
+        else:
+            sys.stdout.write(
+                f"{record['expires_at']}  {authorization.app_id}  store {authorization.store_id}"
+                f"  {'refresh (refresh_due)' if refreshable else 'authorize again'}\n"
+            )
+    if not due and not args.json:
+        sys.stdout.write(f"no token expires within {args.within}\n")
+    return EXIT_OK
+
+
 def _diagram(args: argparse.Namespace) -> int:
     from .engine import diagram
 
@@ -1218,6 +1280,49 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="$ONBOARDING_SMTP_DEADLINE: the longest one e-mail may take (default: 30)",
     )
+
+    authorize = _command(
+        commands,
+        "authorize-url",
+        summary="start a seller's OAuth authorization of an app: print the page to open",
+        description="Begin a seller's authorization of an app and print the platform's\n"
+        "authorization page with a fresh single-use state (valid 10 minutes), stored in the\n"
+        "store so that the service completes it when the platform calls the app's registered\n"
+        "callback URL back. The app must have a callback URL. A store that seals appSecrets\n"
+        "needs its key file.",
+        examples=f"  {PROG} authorize-url --db onboarding.db --keys onboarding.keys"
+        " --app app-1 --seller 2000001",
+    )
+    authorize.add_argument("--db", default=os.environ.get("ONBOARDING_URL", ""), help=_STORE_HELP)
+    authorize.add_argument("--keys", default=os.environ.get("ONBOARDING_KEYS"), help="key file")
+    authorize.add_argument("--app", required=True, metavar="APP_ID", help="the app's id")
+    authorize.add_argument("--seller", required=True, metavar="SELLER_ID", help="who authorizes")
+    authorize.add_argument(
+        "--endpoint",
+        default="https://api-sg.aliexpress.com/oauth/authorize",
+        metavar="URL",
+        help="the platform's authorization page (default: %(default)s)",
+    )
+    authorize.add_argument("--json", action="store_true", help="print JSON Lines")
+    authorize.set_defaults(run=_authorize_url)
+
+    tokens = _command(
+        commands,
+        "tokens",
+        summary="list the sellers' tokens that expire soon",
+        description="With --due: every store authorization whose access token expires within\n"
+        "--within (default 7d), soonest first, and what to do: refresh it (the service's\n"
+        "refresh_due does) or, when its refresh token dies with it, have the seller authorize\n"
+        "again. Never prints a token. A store that seals secrets needs its key file.",
+        examples=f"  {PROG} tokens --due --db onboarding.db --keys onboarding.keys --within 3d",
+    )
+    tokens.add_argument("--due", action="store_true", required=True, help="the expiring ones")
+    tokens.add_argument("--within", type=_duration, default=timedelta(days=7), help="e.g. 3d")
+    tokens.add_argument("--limit", type=_whole_number, default=1000, help="at most this many")
+    tokens.add_argument("--db", default=os.environ.get("ONBOARDING_URL", ""), help=_STORE_HELP)
+    tokens.add_argument("--keys", default=os.environ.get("ONBOARDING_KEYS"), help="key file")
+    tokens.add_argument("--json", action="store_true", help="print JSON Lines")
+    tokens.set_defaults(run=_tokens)
 
     keys = _command(
         commands,

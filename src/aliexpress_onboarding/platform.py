@@ -24,11 +24,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
 from typing import Any, Final, TypeVar
 
 from ._redact import redact_passwords
 from .domain.tokens import AccessToken, RefreshToken, TokenGrant
-from .domain.values import require_aware
+from .domain.values import DeveloperType, require_aware
 from .errors import (
     AccessTokenError,
     AppNotAllowedError,
@@ -39,9 +40,11 @@ from .errors import (
     PlatformUnavailableError,
     RefreshTokenError,
     SignatureError,
+    ValidationError,
 )
 
 __all__ = [
+    "DEFAULT_TOKEN_LIFETIMES",
     "AccessToken",
     "RefreshToken",
     "TokenGrant",
@@ -55,6 +58,13 @@ __all__ = [
 _T = TypeVar("_T", AccessToken, RefreshToken)
 _ID_LENGTH: Final = 256
 
+DEFAULT_TOKEN_LIFETIMES: Final[Mapping[DeveloperType, timedelta]] = MappingProxyType(
+    {DeveloperType.SELF: timedelta(days=365), DeveloperType.COMMERCIAL: timedelta(days=30)}
+)
+"""How long a token lives when the platform's answer does not say: the platform's policy by
+developer type (a Self developer's token about a year, a Commercial developer's sellers
+re-authorize monthly)."""
+
 # --------------------------------------------------------------------------- reading answers
 
 _DIGITS: Final = re.compile(r"[0-9]{1,15}")  # 15 digits of milliseconds: past the year 9999
@@ -62,17 +72,22 @@ _MAX_SECONDS: Final = 100 * 366 * 86_400  # a lifetime beyond a century is a bro
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def parse_token_response(document: object, *, now: datetime) -> TokenGrant:
+def parse_token_response(
+    document: object, *, now: datetime, default_lifetime: timedelta | None = None
+) -> TokenGrant:
     """Read a ``/auth/token/create`` or ``/auth/token/refresh`` answer, strictly.
 
     The absolute times (``expire_time``, ``refresh_token_valid_time``, epoch milliseconds) are
     used when present; otherwise the lifetimes (``expires_in``, ``refresh_expires_in``,
-    seconds) are counted from ``now``. ``seller_id``, ``user_id``, ``account``, ``havana_id``
-    and ``request_id`` are kept when present.
+    seconds) are counted from ``now``; with neither, ``default_lifetime`` (the policy,
+    `DEFAULT_TOKEN_LIFETIMES`) when given, for both tokens. ``seller_id``, ``user_id``,
+    ``account``, ``havana_id`` and ``request_id`` are kept when present.
 
     Args:
         document: the parsed JSON answer.
         now: when the answer arrived (timezone-aware).
+        default_lifetime: how long the tokens live when the answer does not say; ``None``:
+            such an answer is refused.
 
     Returns:
         The grant.
@@ -88,11 +103,17 @@ def parse_token_response(document: object, *, now: datetime) -> TokenGrant:
     if not isinstance(document, Mapping):
         raise PlatformResponseError("a token answer must be a JSON object", field="$")
     raise_for_error(document)
+    if default_lifetime is not None and (
+        not isinstance(default_lifetime, timedelta) or default_lifetime <= timedelta(0)
+    ):
+        raise ValidationError("default_lifetime", default_lifetime, "must be a positive timedelta")
     return TokenGrant(
         access_token=_token(document, AccessToken),
         refresh_token=_token(document, RefreshToken),
-        expires_at=_moment(document, "expire_time", "expires_in", now),
-        refresh_expires_at=_moment(document, "refresh_token_valid_time", "refresh_expires_in", now),
+        expires_at=_moment(document, "expire_time", "expires_in", now, default_lifetime),
+        refresh_expires_at=_moment(
+            document, "refresh_token_valid_time", "refresh_expires_in", now, default_lifetime
+        ),
         seller_id=_text(document, "seller_id"),
         user_id=_text(document, "user_id"),
         account=_text(document, "account"),
@@ -113,7 +134,13 @@ def _token(document: Mapping[Any, Any], kind: type[_T]) -> _T:
         ) from None
 
 
-def _moment(document: Mapping[Any, Any], absolute: str, relative: str, now: datetime) -> datetime:
+def _moment(
+    document: Mapping[Any, Any],
+    absolute: str,
+    relative: str,
+    now: datetime,
+    default: timedelta | None = None,
+) -> datetime:
     if absolute in document:
         milliseconds = _whole_number(document, absolute)
         try:
@@ -131,6 +158,13 @@ def _moment(document: Mapping[Any, Any], absolute: str, relative: str, now: date
         except OverflowError:
             raise PlatformResponseError(
                 f"{relative} runs past the year 9999", field=relative
+            ) from None
+    if default is not None:
+        try:
+            return now + default
+        except OverflowError:
+            raise PlatformResponseError(
+                f"{relative} by default runs past the year 9999", field=relative
             ) from None
     raise PlatformResponseError(
         f"the answer has neither {absolute} nor {relative}", field=f"{absolute}/{relative}"

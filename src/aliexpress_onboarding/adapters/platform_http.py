@@ -28,13 +28,14 @@ from typing import Any, Final, Self, cast
 from urllib.parse import urlsplit
 
 from .. import _json
-from ..domain.values import AppKey, AppSecret
+from ..domain.values import AppKey, AppSecret, DeveloperType
 from ..errors import (
     PlatformResponseError,
     PlatformUnavailableError,
     ValidationError,
 )
 from ..platform import (
+    DEFAULT_TOKEN_LIFETIMES,
     AccessToken,
     RefreshToken,
     TokenGrant,
@@ -93,6 +94,9 @@ class HttpPlatformClient:
             server that trickles bytes overshoots it by at most ``timeout``.
         clock: the time used for the requests' ``timestamp`` and for token expiry (default:
             the system clock).
+        developer_type: the app's developer type: when a token answer gives no expiry, the
+            tokens live as `DEFAULT_TOKEN_LIFETIMES` says for it (without one, such an answer
+            is refused).
 
     Raises:
         InvalidCredentialError: a malformed appKey or appSecret (the secret is never shown).
@@ -111,6 +115,7 @@ class HttpPlatformClient:
         backoff: float = 0.5,
         deadline: float = 30.0,
         clock: Clock | None = None,
+        developer_type: DeveloperType | str | None = None,
     ) -> None:
         self._app_key = app_key if isinstance(app_key, AppKey) else AppKey(app_key)
         self._secret = app_secret if isinstance(app_secret, AppSecret) else AppSecret(app_secret)
@@ -126,6 +131,11 @@ class HttpPlatformClient:
         self._backoff = float(backoff)
         self._deadline = _positive("deadline", deadline)
         self._now = clock.now if clock is not None else _utc_now
+        self._default_lifetime = (
+            None
+            if developer_type is None
+            else DEFAULT_TOKEN_LIFETIMES[DeveloperType.parse(developer_type)]
+        )
         try:
             import httpx
         except ModuleNotFoundError as error:  # pragma: no cover - the extra is installed in tests
@@ -178,7 +188,9 @@ class HttpPlatformClient:
         if not code.isprintable():
             raise ValidationError("code", None, "must be printable characters", secret=True)
         answer = self._request("/auth/token/create", {"code": code}, secrets=(code,))
-        return parse_token_response(answer, now=self._now())
+        return parse_token_response(
+            answer, now=self._now(), default_lifetime=self._default_lifetime
+        )
 
     def refresh_token(self, refresh_token: RefreshToken) -> TokenGrant:
         """Exchange a refresh token for a new grant (``/auth/token/refresh``).
@@ -198,7 +210,9 @@ class HttpPlatformClient:
             raise ValidationError("refresh_token", None, "must be a RefreshToken", secret=True)
         value = refresh_token.reveal()
         answer = self._request("/auth/token/refresh", {"refresh_token": value}, secrets=(value,))
-        return parse_token_response(answer, now=self._now())
+        return parse_token_response(
+            answer, now=self._now(), default_lifetime=self._default_lifetime
+        )
 
     def call(
         self,
