@@ -1,6 +1,6 @@
 """A third-party repository adapter: the whole store in one JSON file, replaced atomically.
 
-This is what an adapter author writes: the twenty methods of the `Repository` port, using the
+This is what an adapter author writes: the twenty-three methods of the `Repository` port, using the
 library's serialisation, and a test that subclasses `RepositoryContract` (see
 tests/test_examples.py). Fine for a notebook or a tiny tool; use SQLite for anything busier.
 
@@ -55,7 +55,9 @@ class JsonFileRepository:
         self.path = Path(path)
         self._lock = threading.Lock()
         if not self.path.exists():
-            self._store({"rows": {}, "keys": {}, "outbox": [], "next": 1, "requests": {}})
+            self._store(
+                {"rows": {}, "keys": {}, "outbox": [], "next": 1, "requests": {}, "leases": {}}
+            )
 
     # -- the file ---------------------------------------------------------------------------
 
@@ -102,6 +104,7 @@ class JsonFileRepository:
     ) -> None:
         row_key = f"{KINDS[type(aggregate)]}:{aggregate.id}"
         claim = aggregate.bound_claim if isinstance(aggregate, StoreAuthorization) else None
+        state["leases"].pop(aggregate.id, None)  # a write ends a refresh's lease
         if claim is not None:  # a new member past the scope's limit is refused, nothing written
             members = self._members(state, claim.scope, leaving=row_key)
             if claim.member not in members and len(members) >= claim.limit:
@@ -153,19 +156,69 @@ class JsonFileRepository:
         following = [a for a in found if a.is_active and (after is None or a.store_id > after)]
         return sorted(following, key=lambda a: a.store_id)[:limit]
 
-    def authorizations_expiring(
-        self, after: datetime, before: datetime, limit: int
-    ) -> list[StoreAuthorization]:
-        found = [
+    def _with_tokens(self) -> list[StoreAuthorization]:
+        return [
             authorization
             for key, row in self._load()["rows"].items()
             if key.startswith("authorization:")
             for authorization in [from_dict(row, StoreAuthorization)]
-            if authorization.is_active
-            and authorization.token_expires_at is not None
-            and after <= authorization.token_expires_at < before
+            if authorization.is_active and authorization.token_expires_at is not None
+        ]
+
+    def tokens_to_refresh(
+        self, now: datetime, before: datetime, limit: int
+    ) -> list[StoreAuthorization]:
+        leases = self._load()["leases"]
+        found = [
+            a
+            for a in self._with_tokens()
+            if a.token_expires_at is not None
+            and a.token_expires_at < before
+            and a.refreshable_at(now)
+            and datetime.fromisoformat(leases.get(a.id, [0, now.isoformat()])[1]) <= now
         ]
         return sorted(found, key=lambda a: (a.token_expires_at, a.id))[:limit]
+
+    def tokens_to_alert(
+        self, now: datetime, before: datetime, limit: int
+    ) -> list[StoreAuthorization]:
+        found = [
+            a
+            for a in self._with_tokens()
+            if a.token_expires_at is not None
+            and now <= a.token_expires_at < before
+            and a.expiry_alerted_at is None
+            and not a.refreshable_at(now)
+        ]
+        return sorted(found, key=lambda a: (a.token_expires_at, a.id))[:limit]
+
+    def lease_refresh(
+        self, authorization_id: str, version: int, now: datetime, until: datetime
+    ) -> bool:
+        with self._lock:
+            state = self._load()
+            row = state["rows"].get(f"authorization:{authorization_id}")
+            if row is None or row["data"]["version"] != version:
+                return False
+            held_version, held_until = state["leases"].get(authorization_id, [0, None])
+            if held_version == version and datetime.fromisoformat(held_until) > now:
+                return False
+            state["leases"][authorization_id] = [version, until.isoformat()]
+            self._store(state)
+            return True
+
+    def purge_authorization_requests(self, expired_before: datetime) -> int:
+        with self._lock:
+            state = self._load()
+            expired = [
+                digest
+                for digest, row in state["requests"].items()
+                if from_dict(row, AuthorizationRequest).expires_at < expired_before
+            ]
+            for digest in expired:
+                del state["requests"][digest]
+            self._store(state)
+            return len(expired)
 
     def add_authorization_request(self, request: AuthorizationRequest) -> None:
         with self._lock:

@@ -7,6 +7,8 @@ import multiprocessing
 import os
 import signal
 import sqlite3
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
@@ -31,6 +33,7 @@ from aliexpress_onboarding import (
     InvalidStateError,
     LicenseDocument,
     OnboardingService,
+    PermissionDeniedError,
     RuleViolationError,
     StateReusedError,
     Store,
@@ -45,6 +48,7 @@ from aliexpress_onboarding.adapters.platform_http import HttpPlatformClient
 from aliexpress_onboarding.adapters.sqlite import SQLiteRepository
 from aliexpress_onboarding.domain.tokens import RefreshToken, TokenGrant
 from aliexpress_onboarding.sealing import Keyring
+from aliexpress_onboarding.service import REFRESH_LEASE
 from aliexpress_onboarding.testing import DEFAULT_LIFETIMES, PlatformSimulator, TokenLifetimes
 
 VERIFIER = Actor.reviewer("verifier-1")  # records the verified enterprise
@@ -338,6 +342,8 @@ def test_a_refresh_whose_answer_is_lost_leaves_the_store_usable(world: World) ->
     child.join(60)
     assert -signal.SIGKILL == child.exitcode
     assert before == world.stored()  # the answer was lost: the old pair is still stored
+    assert () == world.service.refresh_due(within=timedelta(days=400)).refreshed  # leased
+    world.clock.current += REFRESH_LEASE + timedelta(minutes=5)  # the dead process's lease ends
     report = world.service.refresh_due(within=timedelta(days=400))
     assert ([world.stored()], []) == (list(report.refreshed), list(report.failed))
     world.service.call_api(world.app.id, "store-1", CATEGORIES, QUERY, actor=OWNER)
@@ -361,8 +367,82 @@ def test_an_expiry_alert_goes_out_once_three_days_before_an_unrefreshable_token_
         subjects = [m.subject for m in world.mailbox.sent]
     finally:
         world.platform.stop()
-    assert (["StoreAuthorized", "TokensIssued", "TokenExpiring"], (alerted.id,)) == (
+    assert (["StoreAuthorized", "TokensIssued", "TokenExpiring"], (), ()) == (
         events,
+        report.refreshed,  # no refresh can extend it: not even tried
         report.unrefreshable,
     )
     assert 1 == sum("access token for your app expires soon" in s for s in subjects)
+
+
+def test_two_overlapping_refresh_runs_refresh_a_token_once(world: World) -> None:
+    """Two hosts run refresh_due at once: the second finds the token leased and leaves it, so
+    neither cancels the other's pair; the stored pair works."""
+    world.authorize()
+    other = world.open()
+    world.platform.delay_next(1.0)  # the first host's refresh is slow
+    reports: list[Any] = []
+    first = threading.Thread(
+        target=lambda: reports.append(world.service.refresh_due(within=timedelta(days=400)))
+    )
+    first.start()
+    time.sleep(0.3)
+    second = other.refresh_due(within=timedelta(days=400))
+    first.join(30)
+    assert ((), 1) == (second.refreshed, len(reports[0].refreshed))
+    world.service.call_api(world.app.id, "store-1", CATEGORIES, QUERY, actor=OWNER)
+
+
+def test_a_refused_refresh_is_recorded_and_the_seller_alerted_before_expiry(
+    tmp_path: Path,
+) -> None:
+    """The seller revoked the app in the seller centre: the refusal is recorded once, no
+    refresh is tried again, and the alert goes out 3 days before the token expires."""
+    world = World(
+        tmp_path / "db.sqlite", lifetimes=_lifetimes(timedelta(days=5), timedelta(days=30))
+    )
+    try:
+        authorization = world.authorize()
+        world.platform.revoke(str(world.app.app_key), OWNER.id)
+        refused = world.service.refresh_due(within=timedelta(days=10))
+        again = world.service.refresh_due(within=timedelta(days=10))
+        world.clock.current += timedelta(days=2, hours=1)
+        (alerted,) = world.service.alert_expiring()
+        types = [e.type for e in world.service.repository.events(authorization.id)]
+    finally:
+        world.platform.stop()
+    assert ((authorization.id,), (), ()) == (
+        refused.unrefreshable,
+        again.unrefreshable,
+        again.failed,
+    )
+    assert ["TokenRefreshRefused", "TokenExpiring"] == types[-2:]
+    assert alerted.refresh_refused_at is not None
+
+
+def test_a_refused_store_spends_neither_the_state_nor_the_sellers_token(world: World) -> None:
+    """A store the rules refuse (the Self bound reached): refused before the code is used, so
+    the seller's other token keeps working and the same callback still completes."""
+    world.service.verify_enterprise(world.app.account_id, "ent-1", 1, actor=VERIFIER)
+    world.authorize()
+    back = world.redirect(world.service.begin_authorization(world.app.id, actor=OWNER))
+    with pytest.raises(RuleViolationError) as caught:
+        world.service.complete_authorization(back, Store("store-2", OWNER.id, "ent-1"), actor=OWNER)
+    world.service.call_api(world.app.id, "store-1", CATEGORIES, QUERY, actor=OWNER)
+    again = world.service.complete_authorization(back, STORE, actor=OWNER)
+    assert (["store_limit_reached"], 2) == ([p.code for p in caught.value.problems], again.version)
+
+
+def test_the_read_side_never_hands_out_a_sellers_token(world: World) -> None:
+    """Pages of authorizations show whether tokens are held, never the tokens; a reviewer
+    reads them but cannot call the platform with them."""
+    world.authorize()
+    page = world.service.app_authorizations(world.app.id, actor=REVIEWER)
+    (view,) = page.items
+    assert (True, False, False) == (
+        view.has_tokens,
+        hasattr(view, "access_token"),
+        hasattr(view, "refresh_token"),
+    )
+    with pytest.raises(PermissionDeniedError):
+        world.service.call_api(world.app.id, "store-1", CATEGORIES, QUERY, actor=REVIEWER)

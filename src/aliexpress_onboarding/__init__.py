@@ -51,6 +51,7 @@ if TYPE_CHECKING:
         BoundUsage,
         ReauthorizeStore,
         RecordTokens,
+        RefuseRefresh,
         RevokeStore,
         StoreAuthorization,
         authorization_id,
@@ -85,6 +86,7 @@ if TYPE_CHECKING:
         StoreAuthorizationRevoked,
         StoreAuthorized,
         TokenExpiring,
+        TokenRefreshRefused,
         TokensIssued,
     )
     from .domain.machine import StateMachine
@@ -149,7 +151,7 @@ if TYPE_CHECKING:
     from .ports import Clock, CredentialIssuer, Notifier, OutboxEntry, PlatformClient, Repository
     from .service import OnboardingService, RefreshReport
     from .signing import sign_request, signed_params, string_to_sign
-    from .views import AppView, Page
+    from .views import AppView, AuthorizationView, Page
 
     __version__ = "0.1.0"
 
@@ -189,6 +191,7 @@ _WHERE: dict[str, str] = {
     "AuthorizationExpiredError": ".errors",
     "AuthorizationRequest": ".domain.oauth",
     "AuthorizationStatus": ".domain.authorization",
+    "AuthorizationView": ".views",
     "BoundClaim": ".domain.authorization",
     "BoundUsage": ".domain.authorization",
     "CallbackMismatchError": ".errors",
@@ -252,6 +255,7 @@ _WHERE: dict[str, str] = {
     "RefreshReport": ".service",
     "RefreshToken": ".platform",
     "RefreshTokenError": ".errors",
+    "RefuseRefresh": ".domain.authorization",
     "RegisterCallbackUrl": ".domain.app",
     "Reject": ".domain.application",
     "Repository": ".ports",
@@ -280,6 +284,7 @@ _WHERE: dict[str, str] = {
     "Timeline": ".domain.records",
     "TokenExpiring": ".domain.events",
     "TokenGrant": ".platform",
+    "TokenRefreshRefused": ".domain.events",
     "TokensIssued": ".domain.events",
     "TransitionNotAllowedError": ".errors",
     "ValidationError": ".errors",
@@ -334,6 +339,7 @@ __all__ = [
     "AuthorizationExpiredError",
     "AuthorizationRequest",
     "AuthorizationStatus",
+    "AuthorizationView",
     "BoundClaim",
     "BoundUsage",
     "CallbackMismatchError",
@@ -397,6 +403,7 @@ __all__ = [
     "RefreshReport",
     "RefreshToken",
     "RefreshTokenError",
+    "RefuseRefresh",
     "RegisterCallbackUrl",
     "Reject",
     "Repository",
@@ -425,6 +432,7 @@ __all__ = [
     "Timeline",
     "TokenExpiring",
     "TokenGrant",
+    "TokenRefreshRefused",
     "TokensIssued",
     "TransitionNotAllowedError",
     "ValidationError",

@@ -1007,12 +1007,12 @@ def _tokens(args: argparse.Namespace) -> int:
 
     now = datetime.now(UTC)
     with _store(args.db, keyring=_keyring(args.keys)) as repository:
-        due = repository.authorizations_expiring(
-            now - timedelta(days=366), now + args.within, args.limit
-        )
-    for authorization in due:
+        to_refresh = repository.tokens_to_refresh(now, now + args.within, args.limit)
+        to_alert = repository.tokens_to_alert(now, now + args.within, args.limit)
+    due = sorted([*to_refresh, *to_alert], key=lambda a: (a.token_expires_at, a.id))
+    for authorization in due[: args.limit]:
         expires = authorization.token_expires_at
-        refreshable = authorization.can_outlive_its_token and authorization.refreshable_at(now)
+        refreshable = authorization.refreshable_at(now)
         record = {
             "authorization_id": authorization.id,
             "app_id": authorization.app_id,
@@ -1310,10 +1310,11 @@ def _parser() -> argparse.ArgumentParser:
         commands,
         "tokens",
         summary="list the sellers' tokens that expire soon",
-        description="With --due: every store authorization whose access token expires within\n"
+        description="With --due: the store authorizations whose access token expires within\n"
         "--within (default 7d), soonest first, and what to do: refresh it (the service's\n"
-        "refresh_due does) or, when its refresh token dies with it, have the seller authorize\n"
-        "again. Never prints a token. A store that seals secrets needs its key file.",
+        "refresh_due does; one being refreshed is left out) or, when no refresh can extend it,\n"
+        "have the seller authorize again (once alerted, it is left out). Never prints a token.\n"
+        "A store that seals secrets needs its key file.",
         examples=f"  {PROG} tokens --due --db onboarding.db --keys onboarding.keys --within 3d",
     )
     tokens.add_argument("--due", action="store_true", required=True, help="the expiring ones")

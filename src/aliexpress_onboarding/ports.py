@@ -149,13 +149,37 @@ class Repository(Protocol):
         """
         ...
 
-    def authorizations_expiring(
-        self, after: datetime, before: datetime, limit: int
+    def tokens_to_refresh(
+        self, now: datetime, before: datetime, limit: int
     ) -> list[StoreAuthorization]:
-        """Up to ``limit`` active authorizations whose token expires from ``after`` to ``before``.
+        """Up to ``limit`` active authorizations whose tokens a refresh can extend, soonest first.
 
-        Soonest first; only those holding tokens. One index range: what
-        `OnboardingService.refresh_due` and `OnboardingService.alert_expiring` read.
+        Their access token expires before ``before``; they are refreshable
+        (`StoreAuthorization.can_outlive_its_token`), the refresh token alive at ``now``, and
+        not leased to a refresh in progress (`lease_refresh`). One index range:
+        tokens that cannot be refreshed never crowd out those that can.
+        """
+        ...
+
+    def tokens_to_alert(
+        self, now: datetime, before: datetime, limit: int
+    ) -> list[StoreAuthorization]:
+        """Up to ``limit`` active authorizations to alert about, soonest first.
+
+        Their access token expires from ``now`` to ``before``, no refresh can extend it, and
+        no alert was recorded for it yet. One index range.
+        """
+        ...
+
+    def lease_refresh(
+        self, authorization_id: str, version: int, now: datetime, until: datetime
+    ) -> bool:
+        """Lease the authorization at ``version`` to the caller's refresh until ``until``.
+
+        ``False`` if another caller holds a live lease, or the version moved on: then the
+        caller must not refresh (two refreshes with one refresh token cancel each other's
+        pairs). Atomic. Saving the authorization ends its lease; a lease whose holder never
+        saved (it failed, or died) ends at ``until``.
         """
         ...
 
@@ -175,6 +199,10 @@ class Repository(Protocol):
 
         Atomic: of several callers completing one state at once, exactly one gets ``True``.
         """
+        ...
+
+    def purge_authorization_requests(self, expired_before: datetime) -> int:
+        """Delete the requests that expired before ``expired_before``; how many were deleted."""
         ...
 
     def bound_usage(self, scope: str, member: str) -> BoundUsage:

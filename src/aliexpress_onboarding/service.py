@@ -41,8 +41,10 @@ from .domain.authorization import (
     AlertTokenExpiry,
     ReauthorizeStore,
     RecordTokens,
+    RefuseRefresh,
     RevokeStore,
     StoreAuthorization,
+    authorization_problems,
     self_stores_scope,
 )
 from .domain.eligibility import Applicant, Problem
@@ -65,6 +67,7 @@ from .errors import (
     NotFoundError,
     OnboardingError,
     PermissionDeniedError,
+    RefreshTokenError,
     RuleViolationError,
     StateReusedError,
     ValidationError,
@@ -79,7 +82,7 @@ from .ports import (
     PlatformClient,
     Repository,
 )
-from .views import MAX_PAGE_SIZE, AppView, Page
+from .views import MAX_PAGE_SIZE, AppView, AuthorizationView, Page
 
 if TYPE_CHECKING:
     from .sealing import Keyring
@@ -95,7 +98,15 @@ NO_CALLBACK_URL = Problem(
 NO_PLATFORM = Problem(
     "no_platform", "The service has no platform client: give OnboardingService(platform=...)."
 )
-_REFRESH_LOOKBACK: Final = timedelta(days=366)
+_REQUESTS_KEPT: Final = timedelta(days=1)  # expired requests older than this are deleted
+REFRESH_LEASE: Final = timedelta(minutes=10)
+"""How long a refresh keeps other processes off its authorization (more than a platform call's
+deadline); after a failure, how long before the next try."""
+
+
+def _check_limit(limit: object) -> None:
+    if type(limit) is not int or not 1 <= limit <= MAX_PAGE_SIZE:
+        raise ValidationError("limit", limit, f"must be a whole number from 1 to {MAX_PAGE_SIZE}")
 
 
 @attrs.frozen
@@ -104,10 +115,10 @@ class RefreshReport:
 
     Attributes:
         refreshed: the authorizations whose tokens were refreshed (new versions).
-        failed: ``(authorization id, error message)`` of each refresh the platform refused or
-            that failed; its old tokens are kept, and the next run tries again.
-        unrefreshable: the ids of those whose refresh token is expired or expires with its
-            access token: the seller must authorize again (see `alert_expiring`).
+        failed: ``(authorization id, error message)`` of each refresh that failed (the
+            platform unreachable, ...): its old tokens are kept, and a later run tries again.
+        unrefreshable: the ids of those whose refresh token the platform refused: recorded
+            (`RefuseRefresh`); the seller must authorize again (see `alert_expiring`).
     """
 
     refreshed: tuple[StoreAuthorization, ...] = ()
@@ -707,6 +718,7 @@ class OnboardingService:
             now=self.clock.now(),
             lifetime=lifetime,
         )
+        self.repository.purge_authorization_requests(request.created_at - _REQUESTS_KEPT)
         self.repository.add_authorization_request(request)
         return authorize_url(app.app_key, app.callback_url, state, base=self.authorize_endpoint)
 
@@ -748,16 +760,33 @@ class OnboardingService:
         app = self._load(App, request.app_id, "app_id")
         now = self.clock.now()
         code = request.check_callback(callback_url, app_id=app.id, now=now)
+        account = self.repository.get(DeveloperAccount, app.account_id)
+        self._check_authorizable(app, account, store, seller)  # before the code is spent
         if not self.repository.use_authorization_request(digest, now):
             raise StateReusedError(now)  # another process completed it a moment ago
         grant = self._platform_for(app).create_token(code)
-        account = self.repository.get(DeveloperAccount, app.account_id)
         try:
             authorization = self._authorize(app, account, store, seller, grant)
         except ConcurrencyConflictError:  # another process wrote it meanwhile: read it again
             authorization = self._authorize(app, account, store, seller, grant)
         self._dispatch()
         return authorization
+
+    def _check_authorizable(
+        self, app: App, account: DeveloperAccount, store: Store, seller: Actor
+    ) -> None:
+        """Refuse now what recording the authorization would refuse, before anything is used.
+
+        The state then stays unused, and the seller's token at the platform untouched.
+        """
+        if self.platform is None:
+            raise RuleViolationError("complete_authorization", (NO_PLATFORM,))
+        usage = NO_USAGE
+        if app.developer_type is DeveloperType.SELF:
+            usage = self.repository.bound_usage(self_stores_scope(account.id), store.store_id)
+        problems = authorization_problems(app, account, store, usage, seller)
+        if problems:
+            raise RuleViolationError("authorize_store", problems)
 
     def _platform_for(self, app: App) -> PlatformClient:
         if self.platform is None:
@@ -769,10 +798,15 @@ class OnboardingService:
     ) -> RefreshReport:
         """Refresh the tokens that expire within ``within``, soonest first, up to ``limit``.
 
+        Only tokens a refresh can extend are read (those that cannot never crowd them out).
+        Each is leased first (`Repository.lease_refresh`), so two runs at once, on two hosts,
+        never refresh one token twice (the second refresh would cancel the first one's pair).
         Each refresh stores the new pair in one write; until then the old pair is kept, so a
         refresh whose answer never arrives (the process killed, the network gone) leaves the
-        old refresh token to try again with on the next run. A refusal is reported, not
-        raised: the others go on.
+        old refresh token to try again with once the lease ends. A refresh the platform
+        refuses (`RefreshTokenError`) is recorded (`RefuseRefresh`): no refresh is tried again
+        and `alert_expiring` warns before the token expires. Other failures are reported and
+        tried again after the lease.
 
         Raises:
             RuleViolationError: the service has no platform client (``no_platform``).
@@ -780,64 +814,66 @@ class OnboardingService:
         """
         if not isinstance(within, timedelta) or within < timedelta(0):
             raise ValidationError("within", within, "must be a timedelta of zero or more")
-        if type(limit) is not int or not 1 <= limit <= MAX_PAGE_SIZE:
-            raise ValidationError(
-                "limit", limit, f"must be a whole number from 1 to {MAX_PAGE_SIZE}"
-            )
+        _check_limit(limit)
         if self.platform is None:
             raise RuleViolationError("refresh_due", (NO_PLATFORM,))
         now = self.clock.now()
-        due = self.repository.authorizations_expiring(now - _REFRESH_LOOKBACK, now + within, limit)
-        refreshed, failed, unrefreshable = [], [], []
-        for authorization in due:
-            if not (authorization.can_outlive_its_token and authorization.refreshable_at(now)):
-                unrefreshable.append(authorization.id)
-                continue
+        refreshed, failed, refused = [], [], []
+        for authorization in self.repository.tokens_to_refresh(now, now + within, limit):
+            if not self.repository.lease_refresh(
+                authorization.id, authorization.version, now, now + REFRESH_LEASE
+            ):
+                continue  # another process is refreshing it
             try:
                 renewed = self._refresh(authorization)
+            except RefreshTokenError as error:
+                refused.append(authorization.id)
+                self._refuse_refresh(authorization, error)
             except OnboardingError as error:
                 logger.warning("refreshing %s failed: %s", authorization.id, error)
                 failed.append((authorization.id, str(error)))
             else:
                 refreshed.append(renewed)
         self._dispatch()
-        return RefreshReport(tuple(refreshed), tuple(failed), tuple(unrefreshable))
+        return RefreshReport(tuple(refreshed), tuple(failed), tuple(refused))
 
     def _refresh(self, authorization: StoreAuthorization) -> StoreAuthorization:
         app = self.repository.get(App, authorization.app_id)
         token = authorization.refresh_token
-        if token is None:  # listed as expiring, so it holds tokens
+        if token is None:  # selected as refreshable, so it holds tokens
             raise ValidationError("refresh_token", None, "the authorization holds no tokens")
         grant = self._platform_for(app).refresh_token(token)
         renewed, events = authorization.handle(RecordTokens(grant), TOKEN_KEEPER, self.clock.now())
         self.repository.save(renewed, events, expected_version=authorization.version)
         return renewed
 
+    def _refuse_refresh(self, authorization: StoreAuthorization, error: RefreshTokenError) -> None:
+        logger.warning("the platform refused the refresh of %s: %s", authorization.id, error)
+        refusal = RefuseRefresh(str(error)[:1000])
+        try:
+            changed, events = authorization.handle(refusal, TOKEN_KEEPER, self.clock.now())
+            self.repository.save(changed, events, expected_version=authorization.version)
+        except ConcurrencyConflictError:
+            pass  # re-authorized or revoked meanwhile: nothing to record
+
     def alert_expiring(self, *, limit: int = 100) -> list[StoreAuthorization]:
         """Alert the sellers whose token expires within 3 days and cannot be refreshed.
 
         Once per token: a `TokenExpiring` event (and its e-mail) asks the seller to authorize
-        the app again.
+        the app again. Only tokens to alert about are read: those alerted already, and those a
+        refresh can extend, never crowd them out.
 
         Raises:
             ValidationError: ``limit`` out of range.
         """
-        if type(limit) is not int or not 1 <= limit <= MAX_PAGE_SIZE:
-            raise ValidationError(
-                "limit", limit, f"must be a whole number from 1 to {MAX_PAGE_SIZE}"
-            )
+        _check_limit(limit)
         now = self.clock.now()
         alerted = []
-        for authorization in self.repository.authorizations_expiring(
-            now, now + EXPIRY_NOTICE, limit
-        ):
+        for authorization in self.repository.tokens_to_alert(now, now + EXPIRY_NOTICE, limit):
             try:
                 changed, events = authorization.handle(AlertTokenExpiry(), TOKEN_KEEPER, now)
-            except RuleViolationError:
-                continue  # refreshable, or alerted already
-            try:
                 self.repository.save(changed, events, expected_version=authorization.version)
-            except ConcurrencyConflictError:
+            except (RuleViolationError, ConcurrencyConflictError):
                 continue  # changed meanwhile (refreshed, revoked, alerted): the next run sees it
             alerted.append(changed)
         self._dispatch()
@@ -856,11 +892,15 @@ class OnboardingService:
 
         Raises:
             NotFoundError: no app has that id.
-            PermissionDeniedError: ``actor`` is another seller than the app's owner.
+            PermissionDeniedError: ``actor`` is neither the app's owner nor the system (a
+                reviewer reads the app, but never calls the platform with a seller's token).
             RuleViolationError: the store does not authorize the app, or holds no token.
             PlatformError: the platform refused the call (`AccessTokenError`: authorize again).
         """
-        app = self._readable(App, app_id, "app_id", actor)
+        caller = _check_actor(actor)
+        if caller.kind is ActorKind.REVIEWER:
+            raise PermissionDeniedError(caller, "call_api", "only the app's owner or the system")
+        app = self._readable(App, app_id, "app_id", caller)
         check_text("store_id", store_id, max_length=128)
         authorization = self.repository.authorization(app.id, store_id)
         if authorization is None or not authorization.is_active:
@@ -985,8 +1025,10 @@ class OnboardingService:
 
     def app_authorizations(
         self, app_id: str, *, actor: Actor, limit: int = 100, after: str | None = None
-    ) -> Page[StoreAuthorization]:
+    ) -> Page[AuthorizationView]:
         """One page of the stores that authorize the app ``app_id``, in store id order.
+
+        As `AuthorizationView`: without the sellers' tokens, which the service never hands out.
 
         Start without ``after``; pass each page's ``next_after`` as ``after`` for the next,
         until it is ``None``. Each store that authorizes the app all along comes exactly once.
@@ -1011,7 +1053,7 @@ class OnboardingService:
             check_text("after", after, max_length=128)
         app = self._readable(App, app_id, "app_id", actor)
         found = self.repository.authorizations_of_app(app.id, after=after, limit=limit + 1)
-        page = tuple(found[:limit])
+        page = tuple(AuthorizationView.of(authorization) for authorization in found[:limit])
         return Page(page, page[-1].store_id if len(found) > limit else None)
 
     def pending_reviews(self, *, actor: Actor) -> list[DeveloperApplication]:

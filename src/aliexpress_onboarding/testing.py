@@ -39,7 +39,13 @@ from .domain.account import DeveloperAccount, VerifyEnterprise
 from .domain.actors import Actor
 from .domain.app import App
 from .domain.application import Approve, DeveloperApplication, Escalate, Reject
-from .domain.authorization import BoundUsage, RevokeStore, StoreAuthorization, self_stores_scope
+from .domain.authorization import (
+    AlertTokenExpiry,
+    BoundUsage,
+    RevokeStore,
+    StoreAuthorization,
+    self_stores_scope,
+)
 from .domain.events import Event
 from .domain.oauth import AuthorizationRequest, new_state
 from .domain.tokens import AccessToken, RefreshToken
@@ -88,24 +94,31 @@ def _self_app(repository: Repository, store_count: int = 3) -> tuple[DeveloperAc
     return account, app
 
 
-def _with_tokens(authorization: StoreAuthorization, expires_at: datetime) -> StoreAuthorization:
-    """``authorization`` holding made-up tokens that expire at ``expires_at``."""
+def _with_tokens(
+    authorization: StoreAuthorization,
+    expires_at: datetime,
+    refresh_expires_at: datetime | None = None,
+) -> StoreAuthorization:
+    """``authorization`` holding made-up tokens that expire at ``expires_at``.
+
+    The refresh token expires a month later unless ``refresh_expires_at`` is given.
+    """
     return attrs.evolve(
         authorization,
         access_token=AccessToken(f"access-{authorization.store_id}-0123456789"),
         refresh_token=RefreshToken(f"refresh-{authorization.store_id}-0123456789"),
         token_expires_at=expires_at,
-        refresh_expires_at=expires_at + 30 * 24 * HOUR,
+        refresh_expires_at=refresh_expires_at or expires_at + 30 * 24 * HOUR,
     )
 
 
-def _request() -> AuthorizationRequest:
+def _request(now: datetime = T0) -> AuthorizationRequest:
     return AuthorizationRequest.start(
         new_state(),
         app_id="app-1",
         actor_id="seller-1",
         redirect_uri="https://shop.example.com/callback",
-        now=T0,
+        now=now,
     )
 
 
@@ -683,23 +696,87 @@ class RepositoryContract:
             second_repository.add(*sample_authorization(account, app, "s2"))
         assert None is repository.authorization(app.id, "s2")
 
-    def test_authorizations_expiring_are_those_with_tokens_in_the_window(
+    def test_tokens_to_refresh_are_refreshable_ones_due_soonest_first(
         self, repository: Repository
     ) -> None:
-        """Active, holding tokens, expiring from ``after`` to ``before``: soonest first."""
+        """Expiring before the bound, refreshable, refresh token alive; never the others."""
         account, app = _self_app(repository, store_count=10)
-        for n, hours in enumerate([5, 1, 3, 30, 2]):
-            authorization = sample_authorization(account, app, f"s{n}")[0]
-            if n != 4:  # s4 holds no tokens
-                authorization = _with_tokens(authorization, T0 + hours * HOUR)
-            repository.add(authorization, [])
-        revoked, events = repository.authorization(app.id, "s2").handle(  # type: ignore[union-attr]
-            RevokeStore(), Actor.system(), T0
-        )
+        cases = {  # store: (access expires in hours, refresh token expires in hours)
+            "s0": (5, 900),
+            "s1": (1, 900),
+            "s2": (3, 900),  # revoked below
+            "s3": (30, 900),  # too late
+            "s4": (2, 2),  # no refresh can extend it
+            "s5": (2, 0.5),  # the refresh token is dead by T0 + 1 h
+        }
+        for store_id, (access, refresh) in cases.items():
+            authorization = sample_authorization(account, app, store_id)[0]
+            repository.add(_with_tokens(authorization, T0 + access * HOUR, T0 + refresh * HOUR), [])
+        repository.add(sample_authorization(account, app, "s6")[0], [])  # no tokens at all
+        stored = repository.authorization(app.id, "s2")
+        assert stored is not None
+        revoked, events = stored.handle(RevokeStore(), Actor.system(), T0)
         repository.save(revoked, events, expected_version=1)
-        window = repository.authorizations_expiring(T0 + HOUR, T0 + 24 * HOUR, limit=10)
-        first = repository.authorizations_expiring(T0 + 2 * HOUR, T0 + 6 * HOUR, limit=1)
-        assert ([a.store_id for a in window], [a.store_id for a in first]) == (["s1", "s0"], ["s0"])
+        due = repository.tokens_to_refresh(T0 + HOUR, T0 + 24 * HOUR, limit=10)
+        first = repository.tokens_to_refresh(T0 + HOUR, T0 + 24 * HOUR, limit=1)
+        assert ([a.store_id for a in due], [a.store_id for a in first]) == (["s1", "s0"], ["s1"])
+
+    def test_tokens_to_alert_are_unrefreshable_unalerted_ones_in_the_window(
+        self, repository: Repository
+    ) -> None:
+        """Expiring in the window, no refresh can extend them, not alerted yet."""
+        account, app = _self_app(repository, store_count=10)
+        for store_id, access, refresh in [
+            ("s0", 20, 20),  # unrefreshable: alerted about
+            ("s1", 10, 900),  # refreshable: refreshed instead
+            ("s2", 30, 30),  # unrefreshable, alerted below
+            ("s3", 100, 100),  # after the window
+            ("s4", 5, 900),  # refreshable, but its refresh token dies at T0 + 1 h
+        ]:
+            authorization = sample_authorization(account, app, store_id)[0]
+            if store_id == "s4":
+                authorization = _with_tokens(authorization, T0 + access * HOUR, T0 + HOUR)
+            else:
+                authorization = _with_tokens(authorization, T0 + access * HOUR, T0 + refresh * HOUR)
+            repository.add(authorization, [])
+        stored = repository.authorization(app.id, "s2")
+        assert stored is not None
+        alerted, events = stored.handle(AlertTokenExpiry(), Actor.system(), T0 + 29 * HOUR)
+        repository.save(alerted, events, expected_version=1)
+        due = repository.tokens_to_alert(T0 + 2 * HOUR, T0 + 72 * HOUR, limit=10)
+        assert [a.store_id for a in due] == ["s4", "s0"]
+
+    def test_a_refresh_lease_goes_to_one_caller_until_it_ends(self, repository: Repository) -> None:
+        """Leased: the others are refused, and the token is not listed, until the lease ends."""
+        account, app = _self_app(repository)
+        authorization = _with_tokens(sample_authorization(account, app)[0], T0 + HOUR)
+        repository.add(authorization, [])
+        first = repository.lease_refresh(authorization.id, 1, T0, T0 + HOUR)
+        second = repository.lease_refresh(authorization.id, 1, T0, T0 + HOUR)
+        stale = repository.lease_refresh(authorization.id, 2, T0 + 2 * HOUR, T0 + 3 * HOUR)
+        listed = repository.tokens_to_refresh(T0, T0 + 2 * HOUR, limit=5)
+        after = repository.tokens_to_refresh(T0 + HOUR, T0 + 2 * HOUR, limit=5)
+        again = repository.lease_refresh(authorization.id, 1, T0 + HOUR, T0 + 2 * HOUR)
+        assert (first, second, stale, listed, [a.id for a in after], again) == (
+            True,
+            False,
+            False,
+            [],
+            [authorization.id],
+            True,
+        )
+
+    def test_expired_authorization_requests_are_purged(self, repository: Repository) -> None:
+        """Requests that expired before the given time go; the others stay."""
+        old, fresh = _request(), _request(now=T0 + 2 * HOUR)
+        repository.add_authorization_request(old)
+        repository.add_authorization_request(fresh)
+        purged = repository.purge_authorization_requests(T0 + HOUR)
+        assert (purged, None, fresh) == (
+            1,
+            repository.authorization_request(old.state_digest),
+            repository.authorization_request(fresh.state_digest),
+        )
 
     def test_a_stored_authorization_keeps_its_tokens(self, repository: Repository) -> None:
         """Tokens are stored with the record (sealed or not) and come back equal."""

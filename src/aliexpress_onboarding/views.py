@@ -15,10 +15,11 @@ from typing import Final, Generic, TypeVar
 
 import attrs
 
-from .domain.app import App, AppStatus
+from .domain.app import App, AppStatus, Store
+from .domain.authorization import AuthorizationStatus, StoreAuthorization
 from .domain.values import AppKey, AppName, DeveloperType
 
-__all__ = ["MAX_PAGE_SIZE", "AppView", "Page", "page_of"]
+__all__ = ["MAX_PAGE_SIZE", "AppView", "AuthorizationView", "Page", "page_of"]
 
 T = TypeVar("T")
 
@@ -68,6 +69,52 @@ class AppView:
             updated_at=app.updated_at,
             version=app.version,
             previous_secret_valid_until=app.previous_secret_valid_until,
+        )
+
+
+@attrs.frozen
+class AuthorizationView:
+    """A store's authorization as the read side shows it: no token (not even masked).
+
+    The seller's tokens stay with the service, which uses them (`OnboardingService.call_api`)
+    but never hands them out.
+
+    Attributes:
+        has_tokens: whether the authorization came through OAuth and holds the seller's tokens.
+        token_expires_at: when the access token expires, or ``None``.
+        refreshable: whether a refresh can still extend the tokens.
+    """
+
+    id: str
+    app_id: str
+    store: Store
+    status: AuthorizationStatus
+    authorized_at: datetime
+    store_limit: int | None
+    has_tokens: bool
+    token_expires_at: datetime | None
+    refreshable: bool
+    version: int
+
+    @property
+    def store_id(self) -> str:
+        """The authorizing store's id."""
+        return self.store.store_id
+
+    @classmethod
+    def of(cls, authorization: StoreAuthorization) -> AuthorizationView:
+        """The view of ``authorization``."""
+        return cls(
+            id=authorization.id,
+            app_id=authorization.app_id,
+            store=authorization.store,
+            status=authorization.status,
+            authorized_at=authorization.authorized_at,
+            store_limit=authorization.store_limit,
+            has_tokens=authorization.has_tokens,
+            token_expires_at=authorization.token_expires_at,
+            refreshable=authorization.can_outlive_its_token,
+            version=authorization.version,
         )
 
 

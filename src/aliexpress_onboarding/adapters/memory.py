@@ -43,6 +43,10 @@ __all__ = [
 A = TypeVar("A", DeveloperAccount, DeveloperApplication, App, StoreAuthorization)
 
 
+def _expiry(authorization: StoreAuthorization) -> tuple[datetime, str]:
+    return (authorization.token_expires_at or datetime.max.replace(tzinfo=UTC), authorization.id)
+
+
 class InMemoryRepository:
     """A thread-safe, in-process `Repository` that behaves like a database would.
 
@@ -72,6 +76,7 @@ class InMemoryRepository:
         self._ordered_of_app: dict[str, list[str]] = {}
         self._bounds: dict[str, dict[str, int]] = {}  # scope -> member -> claiming records
         self._requests: dict[str, AuthorizationRequest] = {}
+        self._leases: dict[str, tuple[int, datetime]] = {}  # authorization -> (version, until)
 
     def get(self, kind: type[A], aggregate_id: str) -> A:
         """The stored aggregate; `NotFoundError` if there is none."""
@@ -114,6 +119,7 @@ class InMemoryRepository:
         if isinstance(aggregate, StoreAuthorization):
             stored = cast(StoreAuthorization | None, self._rows.get(row))
             self._claim(None if stored is None else stored.bound_claim, aggregate.bound_claim)
+            self._leases.pop(aggregate.id, None)  # a write ends a refresh's lease
             active = self._active_of_app.setdefault(aggregate.app_id, {})
             if aggregate.is_active:
                 active[aggregate.store_id] = aggregate
@@ -175,21 +181,60 @@ class InMemoryRepository:
             start = 0 if after is None else bisect.bisect_right(ordered, after)
             return [active[store_id] for store_id in ordered[start : start + limit]]
 
-    def authorizations_expiring(
-        self, after: datetime, before: datetime, limit: int
-    ) -> list[StoreAuthorization]:
-        """Up to ``limit`` active authorizations whose token expires from ``after`` to ``before``.
+    def _active_authorizations(self) -> list[StoreAuthorization]:
+        return [a for active in self._active_of_app.values() for a in active.values()]
 
-        Soonest first. A scan of the authorizations: fine in memory.
-        """
+    def tokens_to_refresh(
+        self, now: datetime, before: datetime, limit: int
+    ) -> list[StoreAuthorization]:
+        """Refreshable tokens expiring before ``before``, not leased, soonest first (a scan)."""
         with self._lock:
             found = [
                 a
-                for active in self._active_of_app.values()
-                for a in active.values()
-                if a.token_expires_at is not None and after <= a.token_expires_at < before
+                for a in self._active_authorizations()
+                if a.token_expires_at is not None
+                and a.token_expires_at < before
+                and a.refreshable_at(now)
+                and self._leases.get(a.id, (0, now))[1] <= now
             ]
-        return sorted(found, key=lambda a: (a.token_expires_at, a.id))[:limit]
+        return sorted(found, key=_expiry)[:limit]
+
+    def tokens_to_alert(
+        self, now: datetime, before: datetime, limit: int
+    ) -> list[StoreAuthorization]:
+        """Unrefreshable, unalerted tokens expiring from ``now`` to ``before`` (a scan)."""
+        with self._lock:
+            found = [
+                a
+                for a in self._active_authorizations()
+                if a.token_expires_at is not None
+                and now <= a.token_expires_at < before
+                and a.expiry_alerted_at is None
+                and not a.refreshable_at(now)
+            ]
+        return sorted(found, key=_expiry)[:limit]
+
+    def lease_refresh(
+        self, authorization_id: str, version: int, now: datetime, until: datetime
+    ) -> bool:
+        """Lease the authorization at ``version`` until ``until``, if nobody holds it now."""
+        with self._lock:
+            stored = self._rows.get((KIND_NAMES[StoreAuthorization], authorization_id))
+            if stored is None or stored.version != version:
+                return False
+            held_version, held_until = self._leases.get(authorization_id, (0, now))
+            if held_version == version and held_until > now:
+                return False
+            self._leases[authorization_id] = (version, until)
+            return True
+
+    def purge_authorization_requests(self, expired_before: datetime) -> int:
+        """Forget the requests that expired before ``expired_before``."""
+        with self._lock:
+            expired = [d for d, r in self._requests.items() if r.expires_at < expired_before]
+            for digest in expired:
+                del self._requests[digest]
+        return len(expired)
 
     def add_authorization_request(self, request: AuthorizationRequest) -> None:
         """Keep a pending authorization request by its state's digest."""

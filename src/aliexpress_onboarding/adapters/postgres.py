@@ -35,7 +35,7 @@ import math
 import os
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -158,13 +158,19 @@ _MIGRATIONS: Final[dict[int, tuple[LiteralString, ...]]] = {
             version INTEGER NOT NULL,
             bound_scope TEXT,
             token_expires_at TIMESTAMPTZ,
+            refresh_expires_at TIMESTAMPTZ,
+            refreshable BOOLEAN NOT NULL DEFAULT FALSE,
+            alerted BOOLEAN NOT NULL DEFAULT FALSE,
+            refresh_lease_until TIMESTAMPTZ,
             document TEXT NOT NULL,
             UNIQUE (app_id, store_id)
         )""",
         "CREATE INDEX authorizations_active ON {schema}.authorizations (app_id, store_id)"
         " WHERE active",
-        "CREATE INDEX authorizations_expiring ON {schema}.authorizations (token_expires_at, id)"
-        " WHERE active AND token_expires_at IS NOT NULL",
+        "CREATE INDEX authorizations_to_refresh ON {schema}.authorizations"
+        " (token_expires_at, id) WHERE active AND refreshable",
+        "CREATE INDEX authorizations_to_alert ON {schema}.authorizations (token_expires_at, id)"
+        " WHERE active AND NOT alerted AND token_expires_at IS NOT NULL",
         """CREATE TABLE {schema}.authorization_requests (
             state_digest TEXT PRIMARY KEY,
             app_id TEXT NOT NULL,
@@ -172,6 +178,8 @@ _MIGRATIONS: Final[dict[int, tuple[LiteralString, ...]]] = {
             used_at TIMESTAMPTZ,
             document TEXT NOT NULL
         )""",
+        "CREATE INDEX authorization_requests_by_expiry ON {schema}.authorization_requests"
+        " (expires_at)",
         """CREATE TABLE {schema}.bound_members (
             scope TEXT NOT NULL,
             member TEXT NOT NULL,
@@ -229,6 +237,16 @@ _CLAIM: Final = """
     RETURNING target.sequence, target.document, target.attempts, target.next_attempt_at,
               target.last_error
 """
+
+
+def _token_columns(authorization: StoreAuthorization) -> tuple[Any, ...]:
+    """What the refresh and alert queries select by: expiry times, refreshable, alerted."""
+    return (
+        authorization.token_expires_at,
+        authorization.refresh_expires_at,
+        authorization.can_outlive_its_token,
+        authorization.expiry_alerted_at is not None,
+    )
 
 
 def _first(cursor: psycopg.Cursor[Any]) -> int:
@@ -466,7 +484,9 @@ class PostgresRepository:
                 f"database error on {self._where}: {self._scrubbed(error)}"
             ) from None
 
-    def _read(self, template: LiteralString, parameters: Sequence[Any] = ()) -> list[Any]:
+    def _read(
+        self, template: LiteralString, parameters: Sequence[Any] | Mapping[str, Any] = ()
+    ) -> list[Any]:
         with self._transaction() as cursor:
             cursor.execute(self._sql(template), parameters)
             return cursor.fetchall()
@@ -538,9 +558,10 @@ class PostgresRepository:
         claim = authorization.bound_claim
         cursor.execute(
             self._sql(
-                "INSERT INTO {schema}.authorizations"
-                " (id, app_id, store_id, active, version, bound_scope, token_expires_at, document)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
+                "INSERT INTO {schema}.authorizations (id, app_id, store_id, active, version,"
+                " bound_scope, token_expires_at, refresh_expires_at, refreshable, alerted,"
+                " document) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT DO NOTHING"
             ),
             (
                 authorization.id,
@@ -549,7 +570,7 @@ class PostgresRepository:
                 authorization.is_active,
                 authorization.version,
                 None if claim is None else claim.scope,
-                authorization.token_expires_at,
+                *_token_columns(authorization),
                 document,
             ),
         )
@@ -765,13 +786,15 @@ class PostgresRepository:
             cursor.execute(
                 self._sql(
                     "UPDATE {schema}.authorizations SET version = %s, active = %s,"
-                    " bound_scope = %s, token_expires_at = %s, document = %s WHERE id = %s"
+                    " bound_scope = %s, token_expires_at = %s, refresh_expires_at = %s,"
+                    " refreshable = %s, alerted = %s, refresh_lease_until = NULL, document = %s"
+                    " WHERE id = %s"
                 ),
                 (
                     authorization.version,
                     authorization.is_active,
                     None if claim is None else claim.scope,
-                    authorization.token_expires_at,
+                    *_token_columns(authorization),
                     document,
                     authorization.id,
                 ),
@@ -872,20 +895,60 @@ class PostgresRepository:
         )
         return [self._decode(StoreAuthorization, document, row_id) for row_id, document in rows]
 
-    def authorizations_expiring(
-        self, after: datetime, before: datetime, limit: int
+    def tokens_to_refresh(
+        self, now: datetime, before: datetime, limit: int
     ) -> list[StoreAuthorization]:
-        """Up to ``limit`` active authorizations whose token expires from ``after`` to ``before``.
-
-        Soonest first: one index range.
-        """
+        """Refreshable tokens expiring before ``before``, not leased, soonest first: one range."""
         rows = self._read(
             "SELECT id, document FROM {schema}.authorizations"
-            " WHERE active AND token_expires_at >= %s AND token_expires_at < %s"
-            " ORDER BY token_expires_at, id LIMIT %s",
-            (after, before, max(limit, 0)),
+            " WHERE active AND refreshable AND token_expires_at < %(before)s"
+            " AND refresh_expires_at > %(now)s"
+            " AND (refresh_lease_until IS NULL OR refresh_lease_until <= %(now)s)"
+            " ORDER BY token_expires_at, id LIMIT %(limit)s",
+            {"now": now, "before": before, "limit": max(limit, 0)},
         )
         return [self._decode(StoreAuthorization, document, row_id) for row_id, document in rows]
+
+    def tokens_to_alert(
+        self, now: datetime, before: datetime, limit: int
+    ) -> list[StoreAuthorization]:
+        """Unrefreshable, unalerted tokens expiring from ``now`` to ``before``: one range."""
+        rows = self._read(
+            "SELECT id, document FROM {schema}.authorizations"
+            " WHERE active AND NOT alerted AND token_expires_at >= %(now)s"
+            " AND token_expires_at < %(before)s"
+            " AND (NOT refreshable OR refresh_expires_at <= %(now)s)"
+            " ORDER BY token_expires_at, id LIMIT %(limit)s",
+            {"now": now, "before": before, "limit": max(limit, 0)},
+        )
+        return [self._decode(StoreAuthorization, document, row_id) for row_id, document in rows]
+
+    def lease_refresh(
+        self, authorization_id: str, version: int, now: datetime, until: datetime
+    ) -> bool:
+        """Lease the authorization at ``version`` until ``until``, if no live lease is held.
+
+        One conditional UPDATE: of two processes, one gets the lease.
+        """
+        with self._transaction() as cursor:
+            cursor.execute(
+                self._sql(
+                    "UPDATE {schema}.authorizations SET refresh_lease_until = %(until)s"
+                    " WHERE id = %(id)s AND version = %(version)s"
+                    " AND (refresh_lease_until IS NULL OR refresh_lease_until <= %(now)s)"
+                ),
+                {"until": until, "id": authorization_id, "version": version, "now": now},
+            )
+            return cursor.rowcount == 1
+
+    def purge_authorization_requests(self, expired_before: datetime) -> int:
+        """Delete the requests that expired before ``expired_before``: one index range."""
+        with self._transaction() as cursor:
+            cursor.execute(
+                self._sql("DELETE FROM {schema}.authorization_requests WHERE expires_at < %s"),
+                (expired_before,),
+            )
+            return cursor.rowcount
 
     def add_authorization_request(self, request: AuthorizationRequest) -> None:
         """Store a pending authorization request (by its state's digest)."""

@@ -145,9 +145,9 @@ def _insert_authorization(
 ) -> None:
     claim = authorization.bound_claim
     connection.execute(
-        "INSERT INTO authorizations"
-        " (id, app_id, store_id, active, version, bound_scope, token_expires_at, document)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO authorizations (id, app_id, store_id, active, version, bound_scope,"
+        " token_expires_at, refresh_expires_at, refreshable, alerted, document)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             authorization.id,
             authorization.app_id,
@@ -155,9 +155,19 @@ def _insert_authorization(
             authorization.is_active,
             authorization.version,
             None if claim is None else claim.scope,
-            _optional_utc_text(authorization.token_expires_at),
+            *_token_columns(authorization),
             document,
         ),
+    )
+
+
+def _token_columns(authorization: StoreAuthorization) -> tuple[Any, ...]:
+    """What the refresh and alert queries select by: expiry times, refreshable, alerted."""
+    return (
+        _optional_utc_text(authorization.token_expires_at),
+        _optional_utc_text(authorization.refresh_expires_at),
+        authorization.can_outlive_its_token,
+        authorization.expiry_alerted_at is not None,
     )
 
 
@@ -231,12 +241,18 @@ _MIGRATIONS: Final[dict[int, str]] = {
         version INTEGER NOT NULL,
         bound_scope TEXT,
         token_expires_at TEXT,
+        refresh_expires_at TEXT,
+        refreshable INTEGER NOT NULL DEFAULT 0,
+        alerted INTEGER NOT NULL DEFAULT 0,
+        refresh_lease_until TEXT,
         document TEXT NOT NULL,
         UNIQUE (app_id, store_id)
     );
     CREATE INDEX authorizations_active ON authorizations (app_id, store_id) WHERE active;
-    CREATE INDEX authorizations_expiring ON authorizations (token_expires_at, id)
-        WHERE active AND token_expires_at IS NOT NULL;
+    CREATE INDEX authorizations_to_refresh ON authorizations (token_expires_at, id)
+        WHERE active AND refreshable;
+    CREATE INDEX authorizations_to_alert ON authorizations (token_expires_at, id)
+        WHERE active AND NOT alerted AND token_expires_at IS NOT NULL;
     CREATE TABLE authorization_requests (
         state_digest TEXT PRIMARY KEY,
         app_id TEXT NOT NULL,
@@ -244,6 +260,7 @@ _MIGRATIONS: Final[dict[int, str]] = {
         used_at TEXT,
         document TEXT NOT NULL
     ) WITHOUT ROWID;
+    CREATE INDEX authorization_requests_by_expiry ON authorization_requests (expires_at);
     CREATE TABLE bound_members (
         scope TEXT NOT NULL,
         member TEXT NOT NULL,
@@ -623,12 +640,13 @@ class SQLiteRepository:
                 raise ConcurrencyConflictError(authorization.id, expected_version, row[0])
             connection.execute(
                 "UPDATE authorizations SET version = ?, active = ?, bound_scope = ?,"
-                " token_expires_at = ?, document = ? WHERE id = ?",
+                " token_expires_at = ?, refresh_expires_at = ?, refreshable = ?, alerted = ?,"
+                " refresh_lease_until = NULL, document = ? WHERE id = ?",
                 (
                     authorization.version,
                     authorization.is_active,
                     None if claim is None else claim.scope,
-                    _optional_utc_text(authorization.token_expires_at),
+                    *_token_columns(authorization),
                     document,
                     authorization.id,
                 ),
@@ -700,20 +718,68 @@ class SQLiteRepository:
         )
         return [self._decode(StoreAuthorization, document, row_id) for row_id, document in rows]
 
-    def authorizations_expiring(
-        self, after: datetime, before: datetime, limit: int
+    def tokens_to_refresh(
+        self, now: datetime, before: datetime, limit: int
     ) -> list[StoreAuthorization]:
-        """Up to ``limit`` active authorizations whose token expires from ``after`` to ``before``.
-
-        Soonest first: one index range.
-        """
+        """Refreshable tokens expiring before ``before``, not leased, soonest first: one range."""
         rows = self._read(
-            "SELECT id, document FROM authorizations INDEXED BY authorizations_expiring"
-            " WHERE active AND token_expires_at >= ? AND token_expires_at < ?"
-            " ORDER BY token_expires_at, id LIMIT ?",
-            (_utc_text(after), _utc_text(before), limit),
+            "SELECT id, document FROM authorizations INDEXED BY authorizations_to_refresh"
+            " WHERE active AND refreshable AND token_expires_at < :before"
+            " AND refresh_expires_at > :now"
+            " AND (refresh_lease_until IS NULL OR refresh_lease_until <= :now)"
+            " ORDER BY token_expires_at, id LIMIT :limit",
+            {"now": _utc_text(now), "before": _utc_text(before), "limit": limit},
         )
         return [self._decode(StoreAuthorization, document, row_id) for row_id, document in rows]
+
+    def tokens_to_alert(
+        self, now: datetime, before: datetime, limit: int
+    ) -> list[StoreAuthorization]:
+        """Unrefreshable, unalerted tokens expiring from ``now`` to ``before``: one range."""
+        rows = self._read(
+            "SELECT id, document FROM authorizations INDEXED BY authorizations_to_alert"
+            " WHERE active AND NOT alerted AND token_expires_at >= :now"
+            " AND token_expires_at < :before AND (NOT refreshable OR refresh_expires_at <= :now)"
+            " ORDER BY token_expires_at, id LIMIT :limit",
+            {"now": _utc_text(now), "before": _utc_text(before), "limit": limit},
+        )
+        return [self._decode(StoreAuthorization, document, row_id) for row_id, document in rows]
+
+    def lease_refresh(
+        self, authorization_id: str, version: int, now: datetime, until: datetime
+    ) -> bool:
+        """Lease the authorization at ``version`` until ``until``, if no live lease is held.
+
+        One conditional UPDATE, atomic by itself.
+        """
+        with self._turns:
+            try:
+                cursor = self._connection().execute(
+                    "UPDATE authorizations SET refresh_lease_until = :until"
+                    " WHERE id = :id AND version = :version"
+                    " AND (refresh_lease_until IS NULL OR refresh_lease_until <= :now)",
+                    {
+                        "until": _utc_text(until),
+                        "id": authorization_id,
+                        "version": version,
+                        "now": _utc_text(now),
+                    },
+                )
+            except sqlite3.Error as error:
+                raise _storage_error("a write failed", self.path, error) from error
+        return cursor.rowcount == 1
+
+    def purge_authorization_requests(self, expired_before: datetime) -> int:
+        """Delete the requests that expired before ``expired_before``: one index range."""
+        with self._turns:
+            try:
+                cursor = self._connection().execute(
+                    "DELETE FROM authorization_requests WHERE expires_at < ?",
+                    (_utc_text(expired_before),),
+                )
+            except sqlite3.Error as error:
+                raise _storage_error("a write failed", self.path, error) from error
+        return cursor.rowcount
 
     def add_authorization_request(self, request: AuthorizationRequest) -> None:
         """Store a pending authorization request (by its state's digest)."""

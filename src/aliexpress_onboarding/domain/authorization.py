@@ -31,6 +31,7 @@ from .events import (
     StoreAuthorizationRevoked,
     StoreAuthorized,
     TokenExpiring,
+    TokenRefreshRefused,
     TokensIssued,
 )
 from .machine import EventRecorder, StateMachine, run
@@ -45,9 +46,11 @@ __all__ = [
     "BoundUsage",
     "ReauthorizeStore",
     "RecordTokens",
+    "RefuseRefresh",
     "RevokeStore",
     "StoreAuthorization",
     "authorization_id",
+    "authorization_problems",
     "self_stores_scope",
 ]
 
@@ -140,11 +143,16 @@ class BoundClaim:
     limit: int
 
 
+def _count(_: object, attribute: attrs.Attribute[int], value: object) -> None:
+    if type(value) is not int or value < 0:
+        raise ValidationError(attribute.name, value, "must be a whole number from 0")
+
+
 @attrs.frozen
 class BoundUsage:
     """What a scope holds now: how many distinct members, and whether one of them is ours."""
 
-    members: int = attrs.field(validator=store_count)
+    members: int = attrs.field(validator=_count)
     holds_member: bool = attrs.field(validator=attrs.validators.instance_of(bool))
 
 
@@ -179,6 +187,7 @@ def _tokens(grant: TokenGrant | None) -> dict[str, Any]:
                 "token_expires_at",
                 "refresh_expires_at",
                 "expiry_alerted_at",
+                "refresh_refused_at",
             )
         )
     return {
@@ -187,6 +196,7 @@ def _tokens(grant: TokenGrant | None) -> dict[str, Any]:
         "token_expires_at": grant.expires_at,
         "refresh_expires_at": grant.refresh_expires_at,
         "expiry_alerted_at": None,
+        "refresh_refused_at": None,
     }
 
 
@@ -237,6 +247,7 @@ class StoreAuthorization:
     token_expires_at: datetime | None = attrs.field(default=None, validator=optional_aware)
     refresh_expires_at: datetime | None = attrs.field(default=None, validator=optional_aware)
     expiry_alerted_at: datetime | None = attrs.field(default=None, validator=optional_aware)
+    refresh_refused_at: datetime | None = attrs.field(default=None, validator=optional_aware)
 
     machine: ClassVar[StateMachine[AuthorizationStatus]]
 
@@ -257,17 +268,25 @@ class StoreAuthorization:
         """Whether the authorization holds the seller's tokens (it was made through OAuth)."""
         return self.access_token is not None
 
-    def refreshable_at(self, now: datetime) -> bool:
-        """Whether the refresh token still buys a new pair at ``now``."""
-        return self.refresh_expires_at is not None and now < self.refresh_expires_at
-
     @property
     def can_outlive_its_token(self) -> bool:
-        """Whether a refresh can extend the tokens: the refresh token outlives the access token."""
+        """Whether a refresh can extend the tokens.
+
+        The refresh token outlives the access token, and the platform has not refused it.
+        """
         return (
             self.refresh_expires_at is not None
             and self.token_expires_at is not None
             and self.refresh_expires_at > self.token_expires_at
+            and self.refresh_refused_at is None
+        )
+
+    def refreshable_at(self, now: datetime) -> bool:
+        """Whether a refresh at ``now`` can extend the tokens (see `can_outlive_its_token`)."""
+        return (
+            self.can_outlive_its_token
+            and self.refresh_expires_at is not None
+            and now < self.refresh_expires_at
         )
 
     @property
@@ -341,7 +360,7 @@ class StoreAuthorization:
             **_tokens(grant),
         )
         AUTHORIZATION_MACHINE.check_creation(authorization, actor)
-        problems = _authorize_problems(app, account, store, usage, actor, grant)
+        problems = authorization_problems(app, account, store, usage, actor, grant)
         if problems:
             raise RuleViolationError("authorize_store", problems)
         recorder = EventRecorder(authorization.id, 1, now, actor)
@@ -351,7 +370,7 @@ class StoreAuthorization:
 
     def handle(
         self,
-        command: ReauthorizeStore | RevokeStore | RecordTokens | AlertTokenExpiry,
+        command: ReauthorizeStore | RevokeStore | RecordTokens | RefuseRefresh | AlertTokenExpiry,
         actor: Actor,
         now: datetime,
     ) -> tuple[StoreAuthorization, tuple[Event, ...]]:
@@ -398,7 +417,7 @@ def _record_grant(recorder: EventRecorder, grant: TokenGrant | None) -> None:
         )
 
 
-def _authorize_problems(
+def authorization_problems(
     app: App,
     account: DeveloperAccount,
     store: Store,
@@ -406,7 +425,12 @@ def _authorize_problems(
     actor: Actor,
     grant: TokenGrant | None = None,
 ) -> list[Problem]:
-    """Own store only, an active app; Self apps: own enterprise, within the developer's bound."""
+    """What refuses ``actor`` authorizing ``app`` for ``store`` now (empty: nothing does).
+
+    Own store only, an active app, a grant for the store's seller; for a Self app, a verified
+    enterprise, the store of it, within the developer's bound (``usage``). A service checks
+    it before an OAuth code is exchanged, so a refusal costs the seller nothing.
+    """
     problems = []
     if actor.id != store.seller_id:
         problems.append(NOT_STORE_SELLER)
@@ -445,7 +469,7 @@ class ReauthorizeStore:
         """As for a first authorization, for the same app and store."""
         if (self.app.id, self.store.store_id) != (authorization.app_id, authorization.store_id):
             return (OTHER_APP_OR_STORE,)
-        return _authorize_problems(
+        return authorization_problems(
             self.app, self.account, self.store, self.usage, actor, self.grant
         )
 
@@ -513,6 +537,29 @@ class RecordTokens:
 
 
 @attrs.frozen
+class RefuseRefresh:
+    """The platform refused the refresh token: it cannot be refreshed any more.
+
+    The seller revoked the app in the seller centre, or the token was replaced or expired. The
+    seller is then alerted before the access token expires (`AlertTokenExpiry`).
+    """
+
+    reason: str = attrs.field(validator=text_field(1000))
+    name: ClassVar[str] = "refuse_refresh"
+
+    def guard(
+        self, authorization: StoreAuthorization, actor: Actor, now: datetime
+    ) -> Sequence[Problem]:
+        """Tokens to refuse."""
+        return () if authorization.has_tokens else (NO_TOKENS,)
+
+    def effect(self, authorization: StoreAuthorization, events: EventRecorder) -> Mapping[str, Any]:
+        """Record it: no refresh is tried again; `AlertTokenExpiry` may now apply."""
+        events.record(TokenRefreshRefused, reason=self.reason)
+        return {"refresh_refused_at": events.now}
+
+
+@attrs.frozen
 class AlertTokenExpiry:
     """Tell the seller, once per token, that a token that cannot be refreshed expires soon.
 
@@ -529,7 +576,7 @@ class AlertTokenExpiry:
         expires_at = authorization.token_expires_at
         if expires_at is None:
             return (NO_TOKENS,)
-        if authorization.can_outlive_its_token and authorization.refreshable_at(now):
+        if authorization.refreshable_at(now):
             return (REFRESHABLE,)
         if now < expires_at - EXPIRY_NOTICE:
             return (NOT_EXPIRING,)
@@ -552,12 +599,14 @@ AUTHORIZATION_MACHINE: StateMachine[AuthorizationStatus] = StateMachine(
         ReauthorizeStore.name: frozenset({Role.SELLER}),
         RevokeStore.name: frozenset({Role.SELLER, Role.SYSTEM}),
         RecordTokens.name: frozenset({Role.SELLER, Role.SYSTEM}),
+        RefuseRefresh.name: frozenset({Role.SYSTEM}),
         AlertTokenExpiry.name: frozenset({Role.SYSTEM}),
     },
     edges=[
         (AuthorizationStatus.ACTIVE, RevokeStore.name, AuthorizationStatus.REVOKED),
         (AuthorizationStatus.REVOKED, ReauthorizeStore.name, AuthorizationStatus.ACTIVE),
         (AuthorizationStatus.ACTIVE, RecordTokens.name, AuthorizationStatus.ACTIVE),
+        (AuthorizationStatus.ACTIVE, RefuseRefresh.name, AuthorizationStatus.ACTIVE),
         (AuthorizationStatus.ACTIVE, AlertTokenExpiry.name, AuthorizationStatus.ACTIVE),
     ],
     creation="authorize_store",

@@ -37,6 +37,7 @@ __all__ = [
     "StoreAuthorizationRevoked",
     "StoreAuthorized",
     "TokenExpiring",
+    "TokenRefreshRefused",
     "TokensIssued",
 ]
 
@@ -206,6 +207,13 @@ class TokenExpiring(Event):
     """
 
     expires_at: datetime
+
+
+@attrs.frozen(kw_only=True, field_transformer=_checked)
+class TokenRefreshRefused(Event):
+    """The platform refused the store's refresh token: the seller must authorize again."""
+
+    reason: str
 
 
 @attrs.frozen(kw_only=True, field_transformer=_checked)
