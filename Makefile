@@ -50,7 +50,8 @@ wheel-check: $(STAMP)
 fuzz: $(STAMP)
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest tests/test_fuzz.py -q -p no:cacheprovider --hypothesis-show-statistics
 
-# Benchmarks against peers (transitions, python-statemachine) in a venv of their own.
+# The speed goals, each a ratio measured in one run, against the peers (transitions,
+# python-statemachine) and hand-written floors, in a venv of their own.
 BENCH := .venv-bench
 $(BENCH)/.installed: pyproject.toml benchmarks/requirements.txt
 	$(PYTHON) -m venv $(BENCH)
@@ -58,9 +59,9 @@ $(BENCH)/.installed: pyproject.toml benchmarks/requirements.txt
 	$(BENCH)/bin/python -m pip install --quiet -e . -r benchmarks/requirements.txt
 	touch $(BENCH)/.installed
 
-# Writes benchmarks/RESULTS.md (~2 min); `make bench BENCH_ARGS=--quick` is a 30-second smoke run.
+# Prints every goal with its ratio and met/missed, writes benchmarks/RESULTS.md (~2 min).
+# `make test` runs the same goals quickly (tests/test_bench_smoke.py: fails only far past one).
 bench: $(BENCH)/.installed
-	sh scripts/ensure-postgres.sh
 	$(BENCH)/bin/python benchmarks/run.py $(BENCH_ARGS)
 
 clean:

@@ -1,159 +1,85 @@
-"""Measuring: interleaved timing with medians, bytes per instance, and sampling profiles.
+"""Measuring: CPU time per operation, the least of interleaved batches; and where it goes.
 
-Machines are noisy and absolute times do not compare between runs, so every comparison here is
-made inside one run: the cases of a comparison are timed in turns (round-robin, the order
-rotating each round), and ratios are taken between their medians. The garbage collector is
-paused during a timed batch, as `timeit` does.
+Other work on a shared machine can only slow a batch down, so a case's least time over many
+batches is its cost with the least disturbance. The cases of one comparison are timed in turns
+(the order rotating each round), so a slow spell hits them all alike, and every figure is a
+ratio between cases timed in the same process: absolute times do not compare between runs. The
+time is the process's CPU time (every thread: a command's background dispatch included), with
+the garbage collector paused during a batch, as `timeit` does.
 """
 
 from __future__ import annotations
 
+import cProfile
 import gc
+import os
+import pstats
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
-import tracemalloc
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
-    "Breakdown",
     "Case",
-    "Profile",
-    "ProfileRow",
+    "Hotspot",
+    "Ratio",
     "Settings",
     "Timing",
-    "bytes_per_instance",
-    "breakdown",
+    "calls",
     "compare",
-    "loop_case",
-    "paired_ratio",
+    "compare_fresh",
+    "loop",
     "profile",
+    "ratio",
+    "statements",
 ]
 
 
 @dataclass(frozen=True)
 class Settings:
-    """How hard to measure.
+    """How hard to measure, and whether to explain a missed goal.
 
     Attributes:
-        repeats: timed batches per case (the median is taken over them).
-        batch_seconds: the aimed-for length of one timed batch.
-        memory_instances: how many instances a bytes-per-instance measurement averages over.
-        profile_seconds: how long a profile samples a missed target's workload.
-        import_repeats: fresh interpreters per import measurement.
-        service_seconds: the length of one timed batch of service commands (I/O: longer).
-        service_commands: commands replayed step by step to explain a service miss.
+        rounds: timed batches per case (after one warm-up).
+        batch_seconds: the CPU time one batch aims at.
+        fresh_runs: fresh interpreters per start-up case.
+        explain: take a missed goal apart (profiles, counts), as `make bench` does.
     """
 
-    repeats: int
+    rounds: int
     batch_seconds: float
-    memory_instances: int
-    profile_seconds: float
-    import_repeats: int
-    service_seconds: float
-    service_commands: int
+    fresh_runs: int
+    explain: bool
 
     @classmethod
     def full(cls) -> Settings:
-        """The full run (about two minutes)."""
-        return cls(15, 0.08, 2_000, 1.5, 15, 0.25, 300)
+        """`make bench` (about two minutes)."""
+        return cls(rounds=9, batch_seconds=0.06, fresh_runs=15, explain=True)
 
     @classmethod
-    def quick(cls) -> Settings:
-        """The smoke run (well under 30 seconds): fewer, shorter batches."""
-        return cls(3, 0.02, 300, 0.3, 7, 0.05, 60)
+    def smoke(cls) -> Settings:
+        """The smoke run of `make test` (under ten seconds)."""
+        return cls(rounds=5, batch_seconds=0.02, fresh_runs=7, explain=False)
 
 
 @dataclass(frozen=True)
 class Case:
     """One contender of a comparison.
 
-    Attributes:
-        label: the row label.
-        prepare: given a batch size ``n``, does the untimed set-up and returns the timed work;
-            the work returns how many operations it did (the time is divided by that).
-        limit: the largest batch size (bounds the memory of pre-built instances).
-        seconds: a batch length of its own (I/O-bound cases want longer batches).
+    ``prepare(n)`` does the untimed set-up of ``n`` operations and returns the timed work,
+    which returns how many operations it did.
     """
 
     label: str
     prepare: Callable[[int], Callable[[], int]]
-    limit: int = 200_000
-    seconds: float | None = None
+    limit: int = 100_000
 
 
-@dataclass(frozen=True)
-class Timing:
-    """The seconds per operation of one case, one value per timed batch."""
-
-    label: str
-    per_op: tuple[float, ...] = field(repr=False)
-
-    @property
-    def median(self) -> float:
-        """The median seconds per operation."""
-        return statistics.median(self.per_op)
-
-    @property
-    def spread(self) -> float:
-        """(max - min) / median over the batches: how noisy this case was."""
-        return (max(self.per_op) - min(self.per_op)) / self.median
-
-
-def paired_ratio(case: Timing, reference: Timing) -> float:
-    """The median over rounds of ``case / reference`` timed in the same round.
-
-    Each round times every case back to back, so a per-round ratio cancels the slow swings in
-    the machine's speed (other processes, frequency scaling) that a ratio of medians keeps.
-    """
-    return statistics.median(
-        mine / theirs for mine, theirs in zip(case.per_op, reference.per_op, strict=True)
-    )
-
-
-def _run(work: Callable[[], int]) -> tuple[float, int]:
-    """Run ``work`` once, the collector paused: the seconds it took and its operations."""
-    gc.collect()
-    gc.disable()
-    try:
-        start = time.perf_counter()
-        ops = work()
-        elapsed = time.perf_counter() - start
-    finally:
-        gc.enable()
-    if ops <= 0:
-        raise ValueError("a timed work must report at least one operation")
-    return elapsed, ops
-
-
-def _batch_size(case: Case, seconds: float) -> int:
-    """The batch size that makes one timed batch last about ``seconds`` (doubles as warm-up)."""
-    n = 4
-    while True:
-        elapsed, _ = _run(case.prepare(n))
-        if elapsed >= seconds / 4 or n >= case.limit:
-            return max(1, min(case.limit, round(n * seconds / max(elapsed, 1e-9))))
-        n *= 4
-
-
-def compare(cases: Sequence[Case], settings: Settings) -> dict[str, Timing]:
-    """Time every case in turns and return each one's per-operation times, by label."""
-    sizes = {
-        case.label: _batch_size(case, case.seconds or settings.batch_seconds) for case in cases
-    }
-    for case in cases:  # one discarded round: the first batch after calibration runs slow
-        _run(case.prepare(sizes[case.label]))
-    samples: dict[str, list[float]] = {case.label: [] for case in cases}
-    for round_ in range(settings.repeats):
-        shift = round_ % len(cases)
-        for case in [*cases[shift:], *cases[:shift]]:
-            elapsed, ops = _run(case.prepare(sizes[case.label]))
-            samples[case.label].append(elapsed / ops)
-    return {label: Timing(label, tuple(values)) for label, values in samples.items()}
-
-
-def loop_case(label: str, call: Callable[[], object]) -> Case:
+def loop(label: str, call: Callable[[], object], limit: int = 100_000) -> Case:
     """A case that calls ``call`` once per operation."""
 
     def prepare(n: int) -> Callable[[], int]:
@@ -164,181 +90,187 @@ def loop_case(label: str, call: Callable[[], object]) -> Case:
 
         return work
 
-    return Case(label, prepare)
+    return Case(label, prepare, limit)
 
 
 @dataclass(frozen=True)
-class Breakdown:
-    """A workload timed whole and piece by piece, without a profiler's distortion.
+class Timing:
+    """CPU seconds per operation of one case, one value per round."""
 
-    Attributes:
-        title: the heading.
-        whole: the seconds per operation of the whole workload.
-        parts: ``(label, seconds per operation)`` of each piece; pieces may nest or overlap,
-            as their labels say.
-        note: how the pieces were measured.
-    """
+    label: str
+    per_op: tuple[float, ...]
 
-    title: str
-    whole: float
-    parts: tuple[tuple[str, float], ...]
-    note: str = ""
+    @property
+    def best(self) -> float:
+        """The least seconds per operation: the cost with the least disturbance."""
+        return min(self.per_op)
 
-
-def breakdown(
-    title: str,
-    whole: Callable[[], object],
-    parts: Sequence[tuple[str, Callable[[], object]]],
-    settings: Settings,
-    note: str = "",
-) -> Breakdown:
-    """Time ``whole`` and each of ``parts`` in turns (as `compare` does)."""
-    cases = [loop_case("(whole)", whole), *(loop_case(label, call) for label, call in parts)]
-    timings = compare(cases, settings)
-    return Breakdown(
-        title,
-        timings["(whole)"].median,
-        tuple((label, timings[label].median) for label, _ in parts),
-        note,
-    )
+    @property
+    def spread(self) -> float:
+        """How much slower the median round was than the best one (0.05: 5 %)."""
+        return statistics.median(self.per_op) / self.best - 1
 
 
-def bytes_per_instance(create: Callable[[str], Any], count: int) -> float:
-    """The traced memory one instance holds, averaged over ``count`` live instances.
+@dataclass(frozen=True)
+class Ratio:
+    """``case / reference`` of their best times, and the range of the per-round ratios."""
 
-    The ids and the list that keeps the instances alive are made before tracing starts, so only
-    what ``create`` allocates (and keeps) is counted.
-    """
-    ids = [f"mem-{i:08d}" for i in range(count)]
-    keep: list[Any] = [None] * count
-    for warm in range(8):  # first-call caches are not per-instance memory
-        create(f"warm-{warm}")
+    value: float
+    low: float
+    high: float
+
+    def __str__(self) -> str:
+        return f"{self.value:.2f}x" if self.value < 10 else f"{self.value:.1f}x"
+
+    @property
+    def range(self) -> str:
+        """The per-round ratios' range, the run's noise: ``1.9-2.3``."""
+        digits = 2 if self.high < 10 else 1
+        return f"{self.low:.{digits}f}-{self.high:.{digits}f}"
+
+
+def ratio(case: Timing, reference: Timing) -> Ratio:
+    """``case / reference``: the ratio of their best times, and of each round's times."""
+    rounds = [mine / theirs for mine, theirs in zip(case.per_op, reference.per_op, strict=True)]
+    return Ratio(case.best / reference.best, min(rounds), max(rounds))
+
+
+def _run(work: Callable[[], int]) -> tuple[float, int]:
     gc.collect()
-    tracemalloc.start()
+    gc.disable()
     try:
-        before = tracemalloc.get_traced_memory()[0]
-        for index, ident in enumerate(ids):
-            keep[index] = create(ident)
-        gc.collect()
-        after = tracemalloc.get_traced_memory()[0]
+        start = time.process_time()
+        ops = work()
+        spent = time.process_time() - start
     finally:
-        tracemalloc.stop()
-    return (after - before) / count
+        gc.enable()
+    if ops <= 0:
+        raise ValueError("a timed work must report at least one operation")
+    return spent, ops
 
 
-# --------------------------------------------------------------------------- profiles
+def _batch_size(case: Case, seconds: float) -> int:
+    """The batch size whose run takes about ``seconds`` of CPU time (doubles as warm-up)."""
+    n = 2
+    while True:
+        spent, _ = _run(case.prepare(n))
+        if spent >= seconds / 4 or n >= case.limit:
+            return max(1, min(case.limit, round(n * seconds / max(spent, 1e-6))))
+        n *= 4
+
+
+def compare(cases: Sequence[Case], settings: Settings) -> dict[str, Timing]:
+    """Time every case in turns, ``settings.rounds`` times; each one's timing, by label."""
+    sizes = {case.label: _batch_size(case, settings.batch_seconds) for case in cases}
+    per_op: dict[str, list[float]] = {case.label: [] for case in cases}
+    for round_ in range(settings.rounds + 1):  # round 0 warms up and is not counted
+        shift = round_ % len(cases)
+        for case in [*cases[shift:], *cases[:shift]]:
+            spent, ops = _run(case.prepare(sizes[case.label]))
+            if round_:
+                per_op[case.label].append(spent / ops)
+    return {label: Timing(label, tuple(values)) for label, values in per_op.items()}
+
+
+def _fresh(statement: str) -> float:
+    """The CPU seconds of a fresh interpreter running ``statement`` (start-up included)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    process = subprocess.Popen(
+        [sys.executable, "-c", statement], cwd=tempfile.gettempdir(), env=env
+    )
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode:
+        raise RuntimeError(f"python -c {statement!r} exited with {process.returncode}")
+    return usage.ru_utime + usage.ru_stime
+
+
+def compare_fresh(statements: Mapping[str, str], settings: Settings) -> dict[str, Timing]:
+    """Run each statement in fresh interpreters, in turns; each one's CPU time, by label."""
+    labels = list(statements)
+    for statement in statements.values():  # bytecode caches and the file system cache
+        _fresh(statement)
+    seconds: dict[str, list[float]] = {label: [] for label in labels}
+    for round_ in range(settings.fresh_runs):
+        shift = round_ % len(labels)
+        for label in [*labels[shift:], *labels[:shift]]:
+            seconds[label].append(_fresh(statements[label]))
+    return {label: Timing(label, tuple(values)) for label, values in seconds.items()}
 
 
 @dataclass(frozen=True)
-class ProfileRow:
-    """One function of a profile: its own time and its inclusive time, as shares of the total."""
+class Hotspot:
+    """A function of a profile: calls per operation, own and cumulative share of the time."""
 
     function: str
-    location: str
+    calls: float
     own: float
-    inclusive: float
+    cumulative: float
 
 
-@dataclass(frozen=True)
-class Profile:
-    """A sampling profile of one workload, reduced to its heaviest functions."""
+def profile(work: Callable[[], int], *, top: int = 12) -> list[Hotspot]:
+    """Profile ``work`` (which returns its operation count): the functions with most own time.
 
-    title: str
-    samples_seconds: float
-    rows: tuple[ProfileRow, ...]
-    by_area: tuple[tuple[str, float], ...]
-    steps: tuple[tuple[str, float], ...] = ()
-
-
-def _area(path: str) -> str:
-    """Group a file into a package (or the stdlib module) for the by-area summary."""
-    if path.startswith("<"):
-        return "C functions (sqlite3, re, json scanner, datetime, ...)"
-    parts = path.replace("\\", "/").split("/")
-    if "aliexpress_onboarding" in parts:
-        index = parts.index("aliexpress_onboarding")
-        return "aliexpress_onboarding/" + "/".join(parts[index + 1 :])
-    for marker in ("site-packages", "dist-packages"):
-        if marker in parts:
-            return parts[parts.index(marker) + 1]
-    if "benchmarks" in parts:
-        return "benchmark harness"
-    return "stdlib " + parts[-1]
-
-
-def profile(
-    title: str,
-    case: Case,
-    seconds: float,
-    *,
-    steps: Sequence[tuple[str, str, str]] = (),
-    top: int = 12,
-) -> Profile:
-    """Sample ``case``'s timed work with pyinstrument for about ``seconds`` (set-up unsampled).
-
-    Args:
-        title: the profile's heading.
-        case: the workload; its set-up runs outside the sampled time.
-        seconds: how long to sample.
-        steps: ``(label, file name ending, function name)`` of the functions whose inclusive
-            share to report as "where the time goes".
-        top: how many functions to list by own time.
-
-    Returns:
-        The ``top`` functions by own time (with their inclusive share), the own time summed
-        by package or module, and the inclusive share of each of ``steps``.
-
-    Raises:
-        ImportError: pyinstrument is not installed.
+    cProfile's own cost per call inflates code that makes many small calls; shares compare
+    functions of one profile, not profiles.
     """
-    from pyinstrument import Profiler
+    profiler = cProfile.Profile()
+    ops = profiler.runcall(work)
+    stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    total = sum(own for _, _, own, _, _ in stats.values()) or 1.0
+    rows = []
+    for (path, line, name), (_, calls, own, cumulative, _) in stats.items():
+        where = "" if path == "~" else f" ({_short(path)}:{line})"
+        rows.append(Hotspot(f"{name}{where}", calls / ops, own / total, cumulative / total))
+    return sorted(rows, key=lambda row: -row.own)[:top]
 
-    size = min(case.limit, 200)
-    case.prepare(8)()  # warm caches outside the profile
-    profiler = Profiler(interval=0.0002)
-    sampled = 0.0
-    while sampled < seconds:
-        work = case.prepare(size)
-        start = time.perf_counter()
-        profiler.start()
+
+def _short(path: str) -> str:
+    parts = path.replace("\\", "/").split("/")
+    for marker in ("aliexpress_onboarding", "site-packages", "benchmarks"):
+        if marker in parts:
+            return "/".join(parts[parts.index(marker) + (marker == "site-packages") :])
+    return parts[-1]
+
+
+def calls(work: Callable[[], int], names: Sequence[str]) -> dict[str, float]:
+    """How many times per operation ``work`` calls each function named in ``names``.
+
+    A name is a function's own name (``from_dict``) or a C method's (``execute``); calls from
+    every module count.
+    """
+    profiler = cProfile.Profile()
+    ops = profiler.runcall(work)
+    counted = dict.fromkeys(names, 0)
+    for (_, _, name), (_, total, *_) in pstats.Stats(profiler).stats.items():  # type: ignore[attr-defined]
+        for wanted in names:
+            if name == wanted or name.startswith(f"<method '{wanted}' of"):
+                counted[wanted] += total
+    return {name: count / ops for name, count in counted.items()}
+
+
+def statements(connection: Any, work: Callable[[], object]) -> tuple[dict[str, int], int]:
+    """The SQL statements ``work`` runs on an sqlite3 connection, by kind, and its writes.
+
+    Returns the statements counted by kind, and how many write transactions they make (a
+    BEGIN…COMMIT, or a write run alone, in autocommit).
+    """
+    seen: list[str] = []
+    connection.set_trace_callback(seen.append)
+    try:
         work()
-        profiler.stop()
-        sampled += time.perf_counter() - start
-    session = profiler.last_session
-    root = None if session is None else session.root_frame()
-    if root is None:
-        return Profile(title, 0.0, (), ())
-    own: dict[tuple[str, str], float] = {}
-    inclusive: dict[tuple[str, str], float] = {}
-    areas: dict[str, float] = {}
-    step_times = dict.fromkeys((label for label, _, _ in steps), 0.0)
-
-    def visit(frame: Any, open_keys: frozenset[tuple[str, str]]) -> None:
-        children = [c for c in frame.children if not c.is_synthetic]
-        key = (frame.function, f"{frame.file_path_short}:{frame.line_no}")
-        self_time = frame.time - sum(c.time for c in children)
-        own[key] = own.get(key, 0.0) + self_time
-        path = frame.file_path or "<built-in>"
-        area = _area(path)
-        areas[area] = areas.get(area, 0.0) + self_time
-        if key not in open_keys:  # recursion: count the outermost call only
-            inclusive[key] = inclusive.get(key, 0.0) + frame.time
-            for label, ending, function in steps:
-                if frame.function == function and path.endswith(ending):
-                    step_times[label] += frame.time
-        for child in children:
-            visit(child, open_keys | {key})
-
-    visit(root, frozenset())
-    total = root.time or 1.0
-    rows = sorted(own, key=lambda k: -own[k])[:top]
-    return Profile(
-        title,
-        total,
-        tuple(
-            ProfileRow(f, loc, own[(f, loc)] / total, inclusive[(f, loc)] / total)
-            for f, loc in rows
-        ),
-        tuple(sorted(((a, t / total) for a, t in areas.items()), key=lambda item: -item[1])),
-        tuple((label, t / total) for label, t in step_times.items()),
-    )
+    finally:
+        connection.set_trace_callback(None)
+    kinds: dict[str, int] = {}
+    writes, open_ = 0, False
+    for statement in seen:
+        words = statement.split()
+        kind = " ".join(words[:2]) if words[0] in ("BEGIN", "INSERT") else words[0]
+        kinds[kind] = kinds.get(kind, 0) + 1
+        if words[0] == "BEGIN":
+            writes, open_ = writes + 1, True
+        elif words[0] in ("COMMIT", "ROLLBACK"):
+            open_ = False
+        elif not open_ and words[0] in ("INSERT", "UPDATE", "DELETE"):
+            writes += 1
+    return kinds, writes

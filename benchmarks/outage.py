@@ -1,13 +1,14 @@
 """A command's cost with an empty outbox against one with 1,000 undelivered events held back.
 
-Usage, from the repository root (10 to 20 seconds; only the library is needed)::
+Usage, from the repository root (about 20 seconds; only the library is needed)::
 
     python benchmarks/outage.py
 
-The issue's figure: after an outage, "no command slower than with an empty outbox by more than
-20 %". The command timed is `OnboardingService.accept_agreement` on a registered account (load,
-decide, save with its outbox row, then its dispatch on the background thread), on a SQLite
-file and in memory. The backlog is 1,000 `SecretReset` events of one app, stored through
+`make bench` runs the same cases (`cases`) in its goals table. The issue's figure: after an
+outage, "no command slower than with an empty outbox by more than 20 %". The command timed is
+`OnboardingService.accept_agreement` on a registered account (load, decide, save with its
+outbox row, then its dispatch on the background thread), on a SQLite file and in memory. The
+backlog is 1,000 `SecretReset` events of one app, stored through
 `OnboardingService.reset_secret`, whose first delivery failed: the app is held, its later
 events wait behind it. Two situations:
 
@@ -18,24 +19,23 @@ events wait behind it. Two situations:
 
 Time is CPU time of the whole process (the dispatch thread included) per command; the cases
 are timed in turns, the order rotating each round, and each case's best batch is kept, so the
-ratios compare the cases at their least disturbed. A missed goal is profiled with cProfile,
-the dispatch run in the calling thread (cProfile sees one thread only).
+ratios compare the cases at their least disturbed. A missed goal is taken apart: what one
+command does (statements, write transactions, decodes, delivery attempts), with and without
+the backlog, its dispatch run in the calling thread.
 """
 
 from __future__ import annotations
 
-import cProfile
-import gc
-import io
 import itertools
 import logging
-import pstats
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+
+import harness
+from harness import Case, Settings
 
 from aliexpress_onboarding.adapters.memory import InMemoryRepository
 from aliexpress_onboarding.adapters.sqlite import SQLiteRepository
@@ -46,15 +46,15 @@ from aliexpress_onboarding.ports import Repository
 from aliexpress_onboarding.samples import T0, sample_account, sample_app, sample_application
 from aliexpress_onboarding.service import OnboardingService
 
-GOAL = 1.2
+logging.getLogger("aliexpress_onboarding.outbox").setLevel(logging.ERROR)  # failing on purpose
+
 BACKLOG = 1_000
-ROUNDS = 7
-BATCH = {"memory": 400, "SQLite": 150}  # commands per timed batch
 RETRY_DUE = timedelta(hours=2)  # more than retry_max (1 hour): every held aggregate is due
 FAILING_APP = "app-backlog"
-SITUATIONS = {"outage": False, "retry due": True}  # situation: whether the retry is due
-EMPTY, HELD = "empty outbox", f"{BACKLOG:,} held"
-STATES = {EMPTY: False, HELD: True}  # outbox state: whether the backlog is stored
+SITUATIONS = {  # situation: (whether the app's retry is due, what that means)
+    "outage": (False, "the notifier is down and the app is held"),
+    "retry due": (True, "the app's retry is due at every command"),
+}
 
 
 class Clock:
@@ -78,14 +78,6 @@ class Refusing:
         """Refuse ``event`` if it is one of the failing aggregate's (or every event is)."""
         if self.failing in (None, event.aggregate_id):
             raise ConnectionRefusedError("mail server down")
-
-
-@dataclass(frozen=True)
-class Case:
-    """One row: ``prepare(n)`` stores ``n`` accounts (untimed) and returns the timed work."""
-
-    label: str
-    prepare: Callable[[int], Callable[[], int]]
 
 
 def _held_backlog(service: OnboardingService) -> None:
@@ -150,8 +142,31 @@ class Scenario:
         return len(sellers)
 
 
-def _case(label: str, scenario: Scenario) -> Case:
-    """Timed batches of `Scenario.accept` on accounts registered for each batch."""
+def label(store: str, situation: str, *, held: bool) -> str:
+    """The row label of a case."""
+    return f"{store}, {situation}, {f'{BACKLOG:,} held' if held else 'empty outbox'}"
+
+
+def _repository(store: str, path: Path) -> Repository:
+    # The backlog app's secret is stored; the timed commands touch no secret.
+    if store == "memory":
+        return InMemoryRepository()
+    return SQLiteRepository(path, plaintext_secrets=True)
+
+
+def cases(store: str, folder: Path) -> list[Case]:
+    """The four cases of a store: each situation, with and without the backlog."""
+    found = []
+    for situation, (due, _) in SITUATIONS.items():
+        for held in (False, True):
+            path = folder / f"{store}-{situation}-{held}.db".replace(" ", "-")
+            scenario = Scenario(_repository(store, path), due, held)
+            found.append(_case(label(store, situation, held=held), scenario))
+    return found
+
+
+def _case(name: str, scenario: Scenario) -> Case:
+    """Timed batches of `Scenario.accept` on accounts registered (untimed) for each batch."""
     batches = itertools.count()
 
     def prepare(n: int) -> Callable[[], int]:
@@ -159,77 +174,68 @@ def _case(label: str, scenario: Scenario) -> Case:
         scenario.register(sellers)
         return lambda: scenario.accept(sellers)
 
-    return Case(label, prepare)
+    return Case(name, prepare, limit=2_000)
 
 
-def _best_per_command(cases: list[Case], batch: int) -> dict[str, float]:
-    """The least CPU seconds per command of each case over ``ROUNDS`` rotating rounds."""
-    best = dict.fromkeys((case.label for case in cases), float("inf"))
-    for round_ in range(ROUNDS + 1):  # round 0 warms up and is not counted
-        shift = round_ % len(cases)
-        for case in cases[shift:] + cases[:shift]:
-            work = case.prepare(batch)
-            gc.collect()
-            gc.disable()
-            try:
-                start = time.process_time()
-                commands = work()
-                spent = time.process_time() - start
-            finally:
-                gc.enable()
-            if round_:
-                best[case.label] = min(best[case.label], spent / commands)
-    return best
+def anatomy(store: str, situation: str, *, held: bool, commands: int = 100) -> dict[str, float]:
+    """What one command of a case does: its SQL statements, decodes and delivery attempts.
 
-
-def _profile(repository: Repository, *, retry_due: bool) -> str:
-    """A cProfile of 100 held-backlog commands, each dispatch run in this thread."""
-    scenario = Scenario(repository, retry_due, backlog=True, inline=False)
-    sellers = [f"profiled-{i}" for i in range(100)]
-    scenario.register(sellers)
-    profiler = cProfile.Profile()
-    profiler.runcall(scenario.accept, sellers)
-    text = io.StringIO()
-    stats = pstats.Stats(profiler, stream=text)
-    stats.sort_stats("tottime").print_stats(12)
-    stats.sort_stats("cumulative").print_stats(r"outbox|sqlite|memory|serialization", 12)
-    return text.getvalue()
+    Counted per command (SQL on SQLite only), the dispatch run in this thread.
+    """
+    with tempfile.TemporaryDirectory() as folder:
+        repository = _repository(store, Path(folder) / "counted.db")
+        scenario = Scenario(repository, SITUATIONS[situation][0], backlog=held, inline=False)
+        sellers = [f"counted-{i}" for i in range(commands)]
+        scenario.register(sellers)
+        found: dict[str, float] = {}
+        if isinstance(repository, SQLiteRepository):
+            kinds, writes = harness.statements(
+                repository._connection(),  # the benchmark looks inside
+                lambda: scenario.accept(sellers[: commands // 2]),
+            )
+            found = {f"SQL `{kind}`": count / (commands // 2) for kind, count in kinds.items()}
+            found["write transactions"] = writes / (commands // 2)
+            sellers = sellers[commands // 2 :]
+        counted = harness.calls(lambda: scenario.accept(sellers), ("from_dict", "notify"))
+        found["decodes (`from_dict`)"] = counted["from_dict"]
+        found["delivery attempts (`notify`)"] = counted["notify"]
+        if isinstance(repository, SQLiteRepository):
+            repository.close()
+    return found
 
 
 def main() -> None:
-    """Time the four cases per repository, print the ratios against the goal."""
-    logging.getLogger("aliexpress_onboarding.outbox").setLevel(logging.ERROR)  # failing on purpose
+    """Time the four cases per store, print the ratios against the goal, profile misses."""
+    settings = Settings(rounds=7, batch_seconds=0.1, fresh_runs=0, explain=False)
     started = time.monotonic()
     missed = []
     with tempfile.TemporaryDirectory() as folder:
-        stores: dict[str, Callable[[str], Repository]] = {
-            "memory": lambda _: InMemoryRepository(),
-            # The backlog app's secret is stored; the timed commands touch no secret.
-            "SQLite": lambda name: SQLiteRepository(
-                Path(folder) / f"{name}.db", plaintext_secrets=True
-            ),
-        }
-        for store, make in stores.items():
-            cases = [
-                _case(f"{situation}, {state}", Scenario(make(f"{situation}-{state}"), due, held))
-                for situation, due in SITUATIONS.items()
-                for state, held in STATES.items()
-            ]
-            best = _best_per_command(cases, BATCH[store])
-            print(f"\n{store}: accept_agreement, CPU µs per command (best of {ROUNDS} batches)")
-            for label, seconds in best.items():
-                print(f"  {label:<26} {seconds * 1e6:9.1f} µs")
+        for store in ("memory", "SQLite"):
+            timings = harness.compare(cases(store, Path(folder)), settings)
+            print(f"\n{store}: accept_agreement, CPU µs per command (best of {settings.rounds})")
+            for timing in timings.values():
+                print(f"  {timing.label:<40} {timing.best * 1e6:9.1f} µs  +{timing.spread:.0%}")
             for situation in SITUATIONS:
-                ratio = best[f"{situation}, {HELD}"] / best[f"{situation}, {EMPTY}"]
-                verdict = "met" if ratio <= GOAL else "MISSED"
-                print(f"  {situation}: {HELD} / empty = {ratio:.2f}x (goal ≤ {GOAL}x) {verdict}")
-                if ratio > GOAL:
-                    missed.append((store, situation, make(f"profile-{situation}")))
-        for store, situation, repository in missed:
-            print(f"\nWhere the time goes: {store}, {situation}, {HELD} (100 commands)")
-            print(_profile(repository, retry_due=SITUATIONS[situation]))
+                found = harness.ratio(
+                    timings[label(store, situation, held=True)],
+                    timings[label(store, situation, held=False)],
+                )
+                verdict = "met" if found.value <= GOAL else "MISSED"
+                print(
+                    f"  {situation}: held / empty = {found} (rounds {found.range};"
+                    f" goal ≤ {GOAL}x) {verdict}"
+                )
+                if found.value > GOAL:
+                    missed.append((store, situation))
+    for store, situation in missed:
+        print(f"\nWhat one command does: {store}, {situation} (empty outbox / {BACKLOG:,} held)")
+        empty, held = (anatomy(store, situation, held=backlog) for backlog in (False, True))
+        for what in sorted(empty.keys() | held.keys()):
+            print(f"  {what:<36} {empty.get(what, 0):>6g} {held.get(what, 0):>6g}")
     print(f"\n{time.monotonic() - started:.0f} s")
 
+
+GOAL = 1.2
 
 if __name__ == "__main__":
     main()

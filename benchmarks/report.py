@@ -1,4 +1,4 @@
-"""What a benchmark run found, and how it is printed (terminal) and written (RESULTS.md)."""
+"""How a run is printed (terminal) and written (benchmarks/RESULTS.md)."""
 
 from __future__ import annotations
 
@@ -6,164 +6,53 @@ import importlib.metadata
 import os
 import platform
 import sqlite3
-import sys
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from harness import Breakdown, Profile, Settings, Timing
+from goals import Group, Result
+from harness import Settings
 
-__all__ = [
-    "Explanation",
-    "Report",
-    "Row",
-    "Section",
-    "Target",
-    "render_markdown",
-    "render_text",
-    "spread",
-    "times",
-    "us",
-]
+__all__ = ["render_markdown", "render_text", "verdict"]
 
 PACKAGES = (
     "aliexpress-onboarding",
     "attrs",
     "cattrs",
     "email-validator",
-    "python-dateutil",
     "transitions",
     "python-statemachine",
-    "psycopg",
-    "psycopg-binary",
-    "psycopg-pool",
-    "pyinstrument",
 )
 
-Explanation = Breakdown | Profile
-"""What is written about a missed target: a direct timing breakdown or a sampling profile."""
+
+def verdict(result: Result) -> str:
+    """met, MISSED or not measured."""
+    return {True: "met", False: "MISSED", None: "not measured"}[result.met]
 
 
-@dataclass
-class Row:
-    """One line of a result table."""
-
-    label: str
-    value: str
-    ratio: str = ""
-    note: str = ""
+def _results(groups: Sequence[Group]) -> list[Result]:
+    return [result for group in groups for result in group.results]
 
 
-@dataclass
-class Section:
-    """One result table: a title, what its ratio column is relative to, and its rows."""
-
-    title: str
-    unit: str
-    reference: str
-    rows: list[Row] = field(default_factory=list)
-
-
-@dataclass
-class Target:
-    """A stated target: the measured ratio and whether it holds (``None``: not measured)."""
-
-    name: str
-    goal: str
-    measured: str
-    passed: bool | None
-
-    @property
-    def verdict(self) -> str:
-        """PASS, MISS or SKIPPED."""
-        return {True: "PASS", False: "MISS", None: "SKIPPED"}[self.passed]
-
-
-@dataclass
-class Report:
-    """Everything one run found."""
-
-    settings: Settings
-    quick: bool
-    sections: list[Section] = field(default_factory=list)
-    targets: list[Target] = field(default_factory=list)
-    explanations: list[Explanation] = field(default_factory=list)
-    environment: dict[str, str] = field(default_factory=dict)
-
-    def judge(
-        self, target: Target, explain: Callable[[], Sequence[Explanation]] | None = None
-    ) -> None:
-        """Record ``target``; if it is missed, explain it now (while its set-up is still open)."""
-        self.targets.append(target)
-        if target.passed is False and explain is not None:
-            print(f"… explaining the miss: {target.name}", file=sys.stderr, flush=True)
-            self.explanations.extend(explain())
-
-
-# --------------------------------------------------------------------------- formatting
-
-
-def us(seconds: float) -> str:
-    """Seconds as microseconds, with sensible precision."""
-    value = seconds * 1e6
-    if value < 1:
-        return f"{value:,.3f} µs"
-    return f"{value:,.2f} µs" if value < 100 else f"{value:,.0f} µs"
-
-
-def times(ratio: float) -> str:
-    """A ratio as ``1.23x``."""
-    return f"{ratio:.2f}x" if ratio < 10 else f"{ratio:.1f}x"
-
-
-def spread(timing: Timing) -> str:
-    """The noise note of a row."""
-    return f"spread {timing.spread:.0%}"
-
-
-def _environment(report: Report) -> dict[str, str]:
-    versions = []
-    for name in PACKAGES:
-        try:
-            versions.append(f"{name} {importlib.metadata.version(name)}")
-        except importlib.metadata.PackageNotFoundError:
-            versions.append(f"{name} (not installed)")
-    return {
-        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "platform": platform.platform(),
-        "machine": f"{platform.machine()} {platform.processor()}".strip(),
-        "CPUs (os.cpu_count)": str(os.cpu_count()),
-        "Python": f"{platform.python_implementation()} {platform.python_version()}",
-        "SQLite library": sqlite3.sqlite_version,
-        **report.environment,
-        "packages": ", ".join(versions),
-        "run": "--quick" if report.quick else "full",
-    }
-
-
-# --------------------------------------------------------------------------- terminal
-
-
-def render_text(report: Report) -> str:
-    """The report as aligned plain-text tables, for the terminal."""
-    lines: list[str] = []
-    for section in report.sections:
-        width = max(len(r.label) for r in section.rows)
-        value_width = max(len(r.value) for r in section.rows)
-        lines.append(f"\n{section.title}  [{section.unit}; ratio vs {section.reference}]")
+def render_text(groups: Sequence[Group]) -> str:
+    """Each group's cases, then the goals table (last: where a terminal leaves it), as text."""
+    lines = []
+    for group in groups:
+        lines.append(f"\n{group.title}")
+        width = max(len(row.label) for row in group.rows)
         lines += [
-            f"  {r.label:<{width}}  {r.value:>{value_width}}  {r.ratio:>7}  {r.note}".rstrip()
-            for r in section.rows
+            f"  {r.label:<{width}}  {r.best:>12}  {r.ratio:>12}  median {r.median}"
+            for r in group.rows
         ]
-    lines.append("\nTargets")
-    width = max(len(t.name) for t in report.targets)
-    lines += [
-        f"  {t.name:<{width}}  {t.goal:>8}  {t.measured:>9}  {t.verdict}" for t in report.targets
-    ]
+    results = _results(groups)
+    width = max(len(r.goal.name) for r in results)
+    lines.append(f"\n{'goal':<{width + 2}}{'bound':>12}  {'measured':>12}  {'per round':<12}  met")
+    for r in results:
+        measured = r.shown if r.figure is not None else f"— {r.note}"
+        lines.append(
+            f"  {r.goal.name:<{width}}  {r.goal.text:>10}  {measured:>12}  {r.rounds:<12}"
+            f"  {verdict(r)}"
+        )
     return "\n".join(lines)
-
-
-# --------------------------------------------------------------------------- markdown
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
@@ -172,107 +61,113 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     return [*out, ""]
 
 
-def _breakdown(found: Breakdown) -> list[str]:
-    rows = [["**whole**", us(found.whole), "100%"]]
-    rows += [[label, us(seconds), f"{seconds / found.whole:.0%}"] for label, seconds in found.parts]
+def _environment(settings: Settings, seconds: float, load: tuple[float, float]) -> list[list[str]]:
+    versions = []
+    for name in PACKAGES:
+        try:
+            versions.append(f"{name} {importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
+            versions.append(f"{name} (not installed)")
     return [
-        f"### {found.title}",
-        "",
-        *([found.note, ""] if found.note else []),
-        *_table(["piece", "time", "share of whole"], rows),
+        ["date", datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")],
+        ["platform", platform.platform()],
+        ["CPUs (os.cpu_count)", str(os.cpu_count())],
+        ["Python", f"{platform.python_implementation()} {platform.python_version()}"],
+        ["SQLite library", sqlite3.sqlite_version],
+        ["packages", ", ".join(versions)],
+        [
+            "rounds per case",
+            f"{settings.rounds} (+1 warm-up), ~{settings.batch_seconds * 1e3:.0f} ms each",
+        ],
+        ["fresh interpreters per case", str(settings.fresh_runs)],
+        ["run time", f"{seconds:.0f} s"],
+        ["load average (1 min), start → end", f"{load[0]:.2f} → {load[1]:.2f} (shared CPUs)"],
     ]
-
-
-def _profile(found: Profile) -> list[str]:
-    lines = [f"### Profile: {found.title}", "", f"{found.samples_seconds:.2f} s sampled.", ""]
-    if found.steps:
-        lines += ["Where the time goes (inclusive share of the sampled time):", ""]
-        steps = [[step, f"{share:.1%}"] for step, share in found.steps if share > 0]
-        lines += _table(["step", "share"], steps)
-    lines += ["Own time by area (package or module):", ""]
-    lines += _table(["area", "own time"], [[a, f"{share:.1%}"] for a, share in found.by_area[:8]])
-    lines += ["Heaviest functions by own time (inclusive: with what they call):", ""]
-    lines += _table(
-        ["function", "where", "own", "inclusive"],
-        [[f"`{r.function}`", r.location, f"{r.own:.1%}", f"{r.inclusive:.1%}"] for r in found.rows],
-    )
-    return lines
 
 
 METHOD = """\
-- Every comparison is made inside one run: the cases of a table are timed in turns, back to
-  back in each round (the order rotating from round to round). The median column is the
-  median over the rounds; the ratio column (and every target) is the median over the rounds
-  of the per-round ratio, which cancels the slow swings of a shared machine's speed.
-  Absolute times are only indicative of this machine, which other work may share ("spread" is
-  (max - min) / median over the rounds).
-- A timed batch lasts about {batch:.0f} ms (its size is calibrated per case), {repeats} rounds;
-  the garbage collector is paused during a batch, as `timeit` does.
-- The workflow: draft → submitted → under review → escalated → under review → approved, one
-  guard (escalate only when overdue), the same guard function in every build. Ours is
-  `StateMachine` + `run` with a frozen attrs aggregate and command classes (no events);
-  `transitions` uses `auto_transitions=False`, its fastest set-up. Instances are created
-  before the timed batch. Memory is tracemalloc's traced size per live instance, averaged
-  over {instances:,} instances.
-- Imports: wall time of `python -c <statement>` in a fresh interpreter (bytecode caches warm),
-  median of {imports}; nothing subtracted.
-- The service benchmark approves applications stored beforehand: a command is load, decide,
-  save with its outbox row, then dispatch (the notifier is in memory). The raw baseline does
-  the same writes by hand: one transaction with one UPDATE of the JSON row and one INSERT into
-  the outbox (json.dumps of a dict), and nothing else. The stored applications are copies of
-  one sample and share its applicant e-mail, so anything the library caches about an address
-  is warm, as it would be right after the submit. PostgreSQL, when available, is a throwaway
-  local server with durability off (fsync, synchronous_commit and full_page_writes off).
-- Serialisation: both codecs produce the same JSON text, and both rebuild the aggregate with
-  the same constructors (so value objects validate themselves in both).
-- Eligibility records are text, as a CSV reader gives them; each batch has new e-mail
-  addresses.
-- A missed target is explained twice: a breakdown that times the pieces of the workload
-  directly (authoritative), and a pyinstrument profile (its tracing inflates code that makes
-  many small Python calls, such as cattrs' generated functions, relative to C code).
+- Time is the process's CPU time (`time.process_time`: every thread, so a command's background
+  dispatch counts), or a child's (`os.wait4`) for the fresh interpreters; the garbage collector
+  is paused during a batch. A batch's size is calibrated to its CPU time; round 0 warms up.
+- The cases of a table are timed in turns, the order rotating every round. Each case's figure
+  is its **best** round (other work can only slow a batch down); a goal's figure is the ratio
+  of two best rounds, and "per-round range" the range of the ratios round by round (the
+  run's noise). "median round" in the detail tables is how much slower a case's median round
+  was than its best one.
+- Every contender of a goal does the same work as the call it is compared with: the peers and
+  the hand-written floors (`benchmarks/peers.py`, `benchmarks/floors.py`) check the same
+  permission, record the library's own typed event and change the same fields; the
+  hand-written codecs write the same documents and read them with the same constructors; the
+  raw sqlite3 command reads, decodes once, writes the same row and outbox row and commits once.
+- A missed goal is explained below its table: a cProfile (its per-call cost inflates code that
+  makes many small calls: shares compare functions within one profile), call and statement
+  counts, or `python -X importtime`.
+- `make test` runs the same goals quickly (`tests/test_bench_smoke.py`, `--smoke`): it fails
+  only when a ratio is far past its goal, never on an absolute time.
+- The synthetic 6-state `Ticket` workflow of earlier runs (no events, a private function) is
+  gone: no row here times anything but a public call or the floor it is compared with.
 """
 
 
-def render_markdown(report: Report) -> str:
-    """The report as RESULTS.md."""
-    settings = report.settings
+def render_markdown(
+    groups: Sequence[Group],
+    settings: Settings,
+    seconds: float,
+    load: tuple[float, float],
+) -> str:
+    """The run as benchmarks/RESULTS.md."""
+    results = _results(groups)
     lines = [
         "# Benchmark results",
         "",
-        "Written by `python benchmarks/run.py` (see its docstring); rerun it rather than editing.",
-        "Ratios compare cases measured in the same run; absolute times are this machine's only.",
+        "Written by `make bench` (`python benchmarks/run.py`): rerun it rather than edit it.",
+        "Every goal's figure but one (a throughput) is a ratio of two workloads timed in turns in",
+        "the same process: CPU time, best of interleaved rounds. Absolute times are this",
+        "machine's only.",
         "",
-        "## Machine and versions",
-        "",
-        *_table(["", ""], [[k, v] for k, v in _environment(report).items()]),
-        "## Targets",
+        "## Goals",
         "",
         *_table(
-            ["target", "goal", "measured", "verdict"],
-            [[t.name, t.goal, t.measured, f"**{t.verdict}**"] for t in report.targets],
+            ["goal", "what the figure measures", "bound", "measured", "per-round range", "met"],
+            [
+                [
+                    r.goal.name,
+                    r.goal.measures,
+                    r.goal.text,
+                    r.shown if r.figure is not None else "—",
+                    r.rounds or r.note,
+                    f"**{verdict(r)}**",
+                ]
+                for r in results
+            ],
         ),
-        "## Results",
+    ]
+    missed = [r.goal.name for r in results if r.met is False]
+    lines += [
+        f"{len(results) - len(missed)} of {len(results)} goals met"
+        + (f"; missed: {', '.join(missed)}." if missed else "."),
+        "",
+        "## Details",
         "",
     ]
-    for section in report.sections:
-        about = f"Unit: {section.unit}. Ratio: relative to {section.reference}."
-        lines += [f"### {section.title}", "", about, ""]
+    for group in groups:
+        lines += [f"### {group.title}", "", group.about, ""]
         lines += _table(
-            ["case", "median", "ratio", "note"],
-            [[r.label, r.value, r.ratio, r.note] for r in section.rows],
+            ["case", "best CPU time", "ratio", "median round"],
+            [[r.label, r.best, r.ratio, r.median] for r in group.rows],
         )
-    lines += ["## What dominates the missed targets", ""]
-    if not report.explanations:
-        lines += ["Every measured target was met.", ""]
-    for found in report.explanations:
-        lines += _breakdown(found) if isinstance(found, Breakdown) else _profile(found)
-    lines += ["## Method", ""]
-    lines.append(
-        METHOD.format(
-            batch=settings.batch_seconds * 1000,
-            repeats=settings.repeats,
-            instances=settings.memory_instances,
-            imports=settings.import_repeats,
-        )
-    )
+    lines += ["## What stops the missed goals", ""]
+    if not missed:
+        lines += ["Every measured goal was met.", ""]
+    for group in groups:
+        if group.explanation:
+            lines += [f"### {group.title}", "", *group.explanation]
+    lines += [
+        "## Machine and versions",
+        "",
+        *_table(["", ""], _environment(settings, seconds, load)),
+        "## Method",
+        "",
+        METHOD,
+    ]
     return "\n".join(lines)

@@ -1002,3 +1002,22 @@ def test_a_reviewer_may_not_decide_an_application_of_their_own_seller_id(
     with pytest.raises(RuleViolationError) as caught:
         application.handle(decision, Actor.reviewer(application.owner_id), T0)
     assert ["own_application"] == [problem.code for problem in caught.value.problems]
+
+
+def test_events_a_transition_records_equal_fully_checked_ones() -> None:
+    """Inside a transition events skip re-checking their common fields; each still equals the
+    event its constructor builds with every validator, and a bad field of its own is refused."""
+    account = active_account()
+    application = submitted(account)
+    authorization = authorize(created_app(), store(1))
+    steps = [
+        account.handle(VerifyEnterprise("ent-9", 7), REVIEWER, hours(1)),
+        application.handle(Escalate("ticket-1"), SYSTEM, hours(49)),
+        application.handle(Reject("Licence unreadable"), REVIEWER, hours(2)),
+        created_app().handle(ResetSecret(NEW_SECRET, timedelta(hours=1)), OWNER, hours(3)),
+        authorization.handle(RevokeStore(), SYSTEM, hours(4)),
+    ]
+    events = [event for _, recorded in steps for event in recorded]
+    assert events == [attrs.evolve(event) for event in events]
+    with pytest.raises(ValidationError):
+        attrs.evolve(events[0], store_count="7")

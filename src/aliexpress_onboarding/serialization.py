@@ -15,8 +15,10 @@ from __future__ import annotations
 import enum
 import functools
 import json
+import operator
 import types
 import typing
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
@@ -125,6 +127,8 @@ def _datetime(value: object, _: type) -> datetime:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         raise ValueError(f"not an ISO-8601 timestamp: {value[:40]!r}") from None
+    if parsed.tzinfo is UTC:  # what to_json writes: nothing to convert
+        return parsed
     if parsed.tzinfo is None:
         raise ValueError("naive timestamp: an offset such as +00:00 is required")
     try:
@@ -134,7 +138,19 @@ def _datetime(value: object, _: type) -> datetime:
 
 
 def _unstructure_datetime(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat()
+    return (value if value.tzinfo is UTC else value.astimezone(UTC)).isoformat()
+
+
+_VALUE: Final = operator.attrgetter("value")
+
+
+def _is_text_enum(type_: Any) -> bool:
+    """An enum whose values are all text: its members are written as their value."""
+    return (
+        isinstance(type_, type)
+        and issubclass(type_, enum.Enum)
+        and all(type(member.value) is str for member in type_)
+    )
 
 
 def _enum_hook(enum_type: type[enum.Enum]) -> Any:
@@ -188,8 +204,9 @@ def _converter(include_secrets: bool, *, detailed: bool = True) -> Converter:
     text_values = (AppName, CountryCode, EmailAddress, AppKey, CallbackUrl)
     for value_type in (*text_values, AppSecret, AccessToken, RefreshToken):
         converter.register_structure_hook(value_type, _text_value_hook(value_type))
-    for value_type in text_values:
-        converter.register_unstructure_hook(value_type, str)
+    for value_type in text_values:  # their text is their value (str() calls __str__ for it)
+        converter.register_unstructure_hook(value_type, _VALUE)
+    converter.register_unstructure_hook_factory(_is_text_enum, lambda _: _VALUE)
     for secret_type in (AppSecret, AccessToken, RefreshToken):
         converter.register_unstructure_hook(secret_type, secret_type.reveal)
     if not include_secrets:
@@ -213,8 +230,20 @@ def _converter(include_secrets: bool, *, detailed: bool = True) -> Converter:
         )
     converter.register_structure_hook_func(_is_sequence, _strict_sequence(converter, detailed))
     converter.register_structure_hook_factory(_is_optional, _optional(converter))
+    converter.register_unstructure_hook_factory(_is_optional, _unstructure_optional(converter))
     converter.register_structure_hook_factory(attrs.has, _strict_class(converter, detailed))
     return converter
+
+
+@functools.cache
+def _unstructure_hook(include_secrets: bool, type_: type[Any]) -> Any:
+    return _converter(include_secrets).get_unstructure_hook(type_)
+
+
+@functools.cache
+def _structure_hook(type_: type[Any]) -> Any:
+    """The fast converter's hook for a document type (found once: cattrs' look-up is not free)."""
+    return _converter(True, detailed=False).get_structure_hook(type_)
 
 
 def _strict_class(converter: Converter, detailed: bool) -> Any:
@@ -250,25 +279,51 @@ def _fast_class(converter: Converter, cl: type[Any]) -> Any:
     converter then says why); otherwise each value goes through its type's hook, resolved once
     here, and the class's constructor validates them, as cattrs' own generated code does.
     cattrs' code read each defaulted field under ``if key in o``, passed them as ``**kwargs``
-    and looked for unknown keys with a set difference: a third of a load.
+    and looked for unknown keys with a set difference: a third of a load. The usual value of a
+    primitive, a timestamp or an optional field is read inline, saving a call per field.
     """
     attrs.resolve_types(cl)
     fields = [a for a in attrs.fields(cl) if a.init]
-    namespace: dict[str, Any] = {"cl": cl, "names": frozenset(a.name for a in fields)}
-    arguments = []
-    for index, field in enumerate(fields):
-        namespace[f"hook{index}"] = converter.get_structure_hook(field.type)
-        namespace[f"type{index}"] = field.type
-        arguments.append(f"{field.alias}=hook{index}(o[{field.name!r}], type{index})")
+    namespace: dict[str, Any] = {
+        "cl": cl,
+        "names": frozenset(a.name for a in fields),
+        "fromisoformat": datetime.fromisoformat,
+        "UTC": UTC,
+    }
     lines = [
         "def structure(o, _):",
         "    if type(o) is not dict or o.keys() != names:",
         "        raise KeyError(cl.__name__)",  # the detailed converter says which key
-        f"    return cl({', '.join(arguments)})",
     ]
+    arguments = []
+    for index, field in enumerate(fields):
+        value, type_ = f"v{index}", field.type
+        optional = _is_optional(type_)
+        if optional:
+            type_ = type_.__args__[0]
+        hook = converter.get_structure_hook(type_)
+        namespace[f"hook{index}"], namespace[f"type{index}"] = hook, type_
+        read = f"hook{index}({value}, type{index})"
+        usual = _USUAL.get(hook)
+        if usual is not None:  # the value the hook would return, when it is that simple
+            read = f"({usual.format(v=value, n=index)} else {read})"
+        if optional:
+            read = f"(None if {value} is None else {read})"
+        lines.append(f"    {value} = o[{field.name!r}]")
+        arguments.append(f"{field.alias}={read}")
+    lines.append(f"    return cl({', '.join(arguments)})")
     # Built from the class's own field names (attrs checks they are identifiers).
     exec(compile("\n".join(lines), f"<structure {cl.__qualname__}>", "exec"), namespace)
     return namespace["structure"]
+
+
+_USUAL: Final[dict[Callable[..., Any], str]] = {
+    _str: "{v} if type({v}) is str and {v}.isascii()",
+    _int: "{v} if type({v}) is int",
+    _bool: "{v} if type({v}) is bool",
+    _datetime: "t{n} if type({v}) is str and (t{n} := fromisoformat({v})).tzinfo is UTC",
+}
+"""What a hook returns in its usual case, and when: ``{v}`` is the value read."""
 
 
 def _missing_fields(cl: type[Any], missing: list[str], fields: dict[str, Any]) -> Exception:
@@ -304,6 +359,21 @@ def _optional(converter: Converter) -> Any:
             return None if value is None else hook(value, inner)
 
         return structure
+
+    return factory
+
+
+def _unstructure_optional(converter: Converter) -> Any:
+    """Unstructure hooks for ``X | None``: cattrs', but none at all when ``X`` needs none.
+
+    cattrs' generated code writes a field whose hook is the identity inline: so are fields of
+    ``str | None`` and ``int | None`` now, which need no call either.
+    """
+    from cattrs.fns import identity
+
+    def factory(type_: Any) -> Any:
+        inner = converter.get_unstructure_hook(type_.__args__[0])
+        return identity if inner == identity else converter.gen_unstructure_optional(type_)
 
     return factory
 
@@ -358,7 +428,8 @@ def to_dict(obj: object, *, include_secrets: bool = False) -> dict[str, Any]:
     name = type(obj).__name__
     if _document_types().get(name) is not type(obj):
         raise InvalidRecordError("$", name, [f"$: {name} is not a serialisable domain type"])
-    data = _converter(include_secrets).unstructure(obj)
+    # (mypy takes a class's __hash__ for its instances': a class is hashable)
+    data = _unstructure_hook(include_secrets, type(obj))(obj)  # type: ignore[arg-type]
     return {"schema_version": SCHEMA_VERSION, "type": name, "data": data}
 
 
@@ -376,12 +447,23 @@ def from_dict(document: object, expected: type[T] | None = None) -> T:
     """
     if not isinstance(document, dict):
         raise InvalidRecordError("$", type(document).__name__, ["$: expected an object"])
+    version, name = document.get("schema_version"), document.get("type")
+    data = document.get("data")
+    target = _document_types().get(name) if type(name) is str else None
+    if (  # the three keys, and nothing else, all as they should be: the usual document
+        len(document) == 3
+        and type(version) is int
+        and version == SCHEMA_VERSION
+        and target is not None
+        and (expected is None or issubclass(target, expected))
+        and isinstance(data, dict)
+    ):
+        return _structure(data, target)  # type: ignore[no-any-return]
     problems = []
     # In the document's order: sorting would refuse keys of mixed types (1 and "a").
     extra = [key for key in document if key not in {"schema_version", "type", "data"}]
     if extra:
         problems.append(f"$: unknown keys {safe_repr(extra)}")
-    version = document.get("schema_version")
     if type(version) is not int:
         problems.append("$.schema_version: required, an integer")
     elif version != SCHEMA_VERSION:
@@ -389,24 +471,20 @@ def from_dict(document: object, expected: type[T] | None = None) -> T:
             f"$.schema_version: {safe_repr(version)} is not supported"
             f" (this library reads {SCHEMA_VERSION})"
         )
-    name = document.get("type")
-    target = _document_types().get(name) if type(name) is str else None
     if target is None:
         problems.append(f"$.type: unknown type {safe_repr(name)}")
     elif expected is not None and not issubclass(target, expected):
         problems.append(f"$.type: expected {expected.__name__}, got {name}")
     if "data" not in document:
         problems.append("$.data: required field missing")
-    elif not isinstance(document["data"], dict):
+    elif not isinstance(data, dict):
         problems.append("$.data: expected an object")
-    if problems or target is None:
-        raise InvalidRecordError("$", name, problems)
-    return _structure(document["data"], target)  # type: ignore[no-any-return]
+    raise InvalidRecordError("$", name, problems)
 
 
 def _structure(data: object, target: type[Any]) -> Any:
     try:
-        return _converter(True, detailed=False).structure(data, target)
+        return _structure_hook(target)(data, target)  # type: ignore[arg-type]  # (a class: hashable)
     except Exception:  # refused: read it again below, to say why and where
         pass
     from cattrs.errors import BaseValidationError

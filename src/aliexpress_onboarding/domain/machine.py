@@ -17,7 +17,7 @@ import enum
 import functools
 import keyword
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Generic, Protocol, TypeVar
 
 import attrs
@@ -127,6 +127,10 @@ class StateMachine(Generic[S]):
             for state in states
         }
         self._validate()
+        # What `check` needs of an edge in one look-up: its target and who may take it.
+        self._edges_from: dict[tuple[S, str], tuple[S, frozenset[Role]]] = {
+            key: (target, self.commands[key[1]]) for key, target in self._targets.items()
+        }
 
     def _add(self, edge: _Edge[S]) -> None:
         for state in (*edge.sources, edge.target):
@@ -202,13 +206,16 @@ class StateMachine(Generic[S]):
             PermissionDeniedError: ``actor`` has none of the command's roles.
             TransitionNotAllowedError: no edge leaves the current state for ``command``.
         """
-        self._permit(aggregate, command, actor)
-        target = self._targets.get((aggregate.status, command))
-        if target is None:
-            raise TransitionNotAllowedError(
-                aggregate.status, command, self._allowed[aggregate.status]
-            )
-        return target
+        status = aggregate.status
+        edge = self._edges_from.get((status, command))
+        if (
+            edge is None
+            or not isinstance(actor, Actor)
+            or not actor.may(edge[1], aggregate.owner_id)
+        ):
+            self._permit(aggregate, command, actor)  # the actor first: it raises if refused
+            raise TransitionNotAllowedError(status, command, self._allowed[status])
+        return edge[0]
 
     def to_mermaid(self) -> str:
         """The table as a Mermaid ``stateDiagram-v2`` (edges labelled with command and roles)."""
@@ -234,27 +241,37 @@ class EventRecorder:
     twice can tell.
     """
 
-    __slots__ = ("_actor", "_aggregate_id", "_now", "_version", "events")
+    __slots__ = ("_actor", "_aggregate_id", "_checked", "_now", "_version", "events")
 
     def __init__(self, aggregate_id: str, version: int, now: datetime, actor: Actor) -> None:
         self._aggregate_id = aggregate_id
         self._version = version
         self._now = now
         self._actor = actor
+        self._checked = False  # `run` sets it when the common fields are known to be valid
         self.events: list[Event] = []
 
     def record(self, event_type: type[E], **fields: Any) -> E:
         """Record an event of ``event_type`` with ``fields`` on top of the common ones."""
-        event = event_type(
-            event_id=f"{self._aggregate_id}:{self._version}:{len(self.events)}",
-            aggregate_id=self._aggregate_id,
-            version=self._version,
-            occurred_at=self._now,
-            actor=self._actor,
-            **fields,
-        )
+        event_id = f"{self._aggregate_id}:{self._version}:{len(self.events)}"
+        # (mypy takes a class's __hash__ for its instances': a class is hashable)
+        build = _event_builder(event_type) if self._checked else None  # type: ignore[arg-type]
+        event: Event | None = None
+        if build is not None:
+            event = build(
+                event_id, self._aggregate_id, self._version, self._now, self._actor, fields
+            )
+        if event is None:  # the constructor checks every field
+            event = event_type(
+                event_id=event_id,
+                aggregate_id=self._aggregate_id,
+                version=self._version,
+                occurred_at=self._now,
+                actor=self._actor,
+                **fields,
+            )
         self.events.append(event)
-        return event
+        return event  # type: ignore[return-value]  # built as event_type
 
     @property
     def now(self) -> datetime:
@@ -268,66 +285,126 @@ class EventRecorder:
 
 
 _ENGINE_FIELDS = ("status", "version", "updated_at")
+_COMMON_EVENT_FIELDS = frozenset({"event_id", "aggregate_id", "version", "occurred_at", "actor"})
 
-_Copier = Callable[[Any, Mapping[str, Any], Any, int, datetime], Any]
 
+def _slot_setters(cls: type[Any]) -> dict[str, Any]:
+    """Each field's slot setter of a slotted attrs class, by name, in field order.
 
-@functools.cache
-def _copier(cls: type[Any]) -> _Copier:
-    """Build, once per aggregate class, a function that copies an instance with changes.
-
-    ``copy(aggregate, changes, status, version, updated_at)`` makes a new instance without
-    calling ``__init__``: the unchanged fields are already valid, the changed values come from
-    a command whose fields were validated when it was built, and the engine's three fields are
-    set last, so an effect can never move the state or the version past the table. Re-running
-    every validator (`attrs.evolve`) was two thirds of a transition's cost, and a generic loop
-    over the fields half of what was left; the generated code sets each slot through its
-    descriptor, the way attrs itself generates ``__init__``.
+    Setting a slot through its descriptor is what attrs' own generated ``__init__`` does; the
+    generated functions below use these to build instances without running ``__init__``.
 
     Raises:
-        DefinitionError: ``cls`` is not a slotted attrs class with the engine's fields, or
-            (when called) an effect changes a field the class does not have or an engine field.
+        DefinitionError: ``cls`` is not a slotted attrs class, or a field name is not a Python
+            identifier (the generated code names every field).
     """
     names = [field.name for field in attrs.fields(cls)]
-    missing = [name for name in _ENGINE_FIELDS if name not in names]
-    if missing:
-        raise DefinitionError(f"{cls.__name__} has no {', '.join(missing)} field")
     if not all(name.isidentifier() and not keyword.iskeyword(name) for name in names):
         raise DefinitionError(f"{cls.__name__} has a field that is not a Python identifier")
     slots: dict[str, Any] = {name: getattr(cls, name, None) for name in names}
     if "__dict__" in dir(cls) or not all(hasattr(slot, "__set__") for slot in slots.values()):
         raise DefinitionError(f"{cls.__name__} must be a slotted attrs class (attrs.frozen)")
-    changeable = {n: slot.__set__ for n, slot in slots.items() if n not in _ENGINE_FIELDS}
+    return {name: slot.__set__ for name, slot in slots.items()}
 
-    def refuse(name: str) -> None:
-        raise DefinitionError(f"an effect may not change {cls.__name__}.{name}")
 
+def _generate(name: str, lines: list[str], namespace: dict[str, Any], where: str) -> Any:
+    source = "\n".join(lines)  # built from a class's own (checked) field names only
+    exec(compile(source, where, "exec"), namespace)
+    return namespace[name]
+
+
+_Copier = Callable[[Any, Mapping[str, Any], Any, int, datetime], Any]
+
+
+@functools.cache
+def _copier(cls: type[Any], changed: tuple[str, ...]) -> _Copier:
+    """Build, once per aggregate class and set of changed fields, a function that copies.
+
+    ``copy(aggregate, changes, status, version, updated_at)`` makes a new instance without
+    calling ``__init__``: the unchanged fields are already valid, the changed values (``changes``,
+    whose keys are ``changed``) come from a command whose fields were validated when it was
+    built, and the engine's three fields come from the engine, so an effect can never
+    move the state or the version past the table. Re-running every validator (`attrs.evolve`)
+    was two thirds of a transition's cost, and a generic loop over the fields half of what was
+    left; the generated code sets each slot once, through its descriptor, the way attrs itself
+    generates ``__init__``.
+
+    Raises:
+        DefinitionError: ``cls`` is not a slotted attrs class with the engine's fields, or an
+            effect changes a field the class does not have or an engine field.
+    """
+    setters = _slot_setters(cls)
+    missing = [name for name in _ENGINE_FIELDS if name not in setters]
+    if missing:
+        raise DefinitionError(f"{cls.__name__} has no {', '.join(missing)} field")
+    for name in changed:
+        if name not in setters or name in _ENGINE_FIELDS:
+            raise DefinitionError(f"an effect may not change {cls.__name__}.{name}")
+    namespace: dict[str, Any] = {"new": object.__new__, "cls": cls}
+    lines = ["def copy(aggregate, changes, status, version, updated_at):", "    n = new(cls)"]
+    for index, (name, setter) in enumerate(setters.items()):
+        namespace[f"set{index}"] = setter
+        if name in _ENGINE_FIELDS:
+            value = name
+        elif name in changed:
+            value = f"changes[{name!r}]"
+        else:
+            value = f"aggregate.{name}"
+        lines.append(f"    set{index}(n, {value})")
+    lines.append("    return n")
+    copy: _Copier = _generate("copy", lines, namespace, f"<generated copy {cls.__qualname__}>")
+    return copy
+
+
+_Builder = Callable[[str, str, int, datetime, Actor, dict[str, Any]], Event | None]
+
+
+@functools.cache
+def _event_builder(event_type: type[Any]) -> _Builder | None:
+    """Build, once per event class, a constructor for the events `run` records.
+
+    ``build(event_id, aggregate_id, version, occurred_at, actor, fields)`` is
+    ``event_type(event_id=..., ..., **fields)`` without the validators of the five common
+    fields: `run` has checked what they check (a text id, a version from 1, an aware ``now``,
+    an `Actor`) before the effect runs, and running them again was a third of a transition's
+    cost. The event's own fields are validated as ``__init__`` does (after every field is set,
+    in field order). It returns ``None``, for ``__init__`` to build the event, when ``fields``
+    are not the class's own or attrs' validators are disabled; there is no builder (``None``)
+    for a class with a converter, an init hook or no slots.
+    """
+    attributes = attrs.fields(event_type)
+    hooks = ("__attrs_pre_init__", "__attrs_post_init__")
+    if any(a.converter for a in attributes) or any(hasattr(event_type, h) for h in hooks):
+        return None
+    try:
+        setters = _slot_setters(event_type)
+    except DefinitionError:
+        return None
     namespace: dict[str, Any] = {
         "new": object.__new__,
-        "cls": cls,
-        "changeable": changeable,
-        "refuse": refuse,
+        "cls": event_type,
+        "names": frozenset(a.name for a in attributes if a.name not in _COMMON_EVENT_FIELDS),
+        "disabled": attrs.validators.get_disabled,
     }
-    lines = ["def copy(aggregate, changes, status, version, updated_at):", "    n = new(cls)"]
-    for index, name in enumerate(names):
-        namespace[f"set{index}"] = slots[name].__set__
-        if name not in _ENGINE_FIELDS:
-            lines.append(f"    set{index}(n, aggregate.{name})")
-    lines += [
-        "    for name in changes:",
-        "        setter = changeable.get(name)",
-        "        if setter is None:",
-        "            refuse(name)",
-        "        setter(n, changes[name])",
+    lines = [
+        "def build(event_id, aggregate_id, version, occurred_at, actor, fields):",
+        "    if fields.keys() != names or disabled():",
+        "        return None",
+        "    n = new(cls)",
     ]
-    for index, name in enumerate(names):
-        if name in _ENGINE_FIELDS:
-            lines.append(f"    set{index}(n, {name})")
+    for index, (name, setter) in enumerate(setters.items()):
+        namespace[f"set{index}"] = setter
+        value = name if name in _COMMON_EVENT_FIELDS else f"fields[{name!r}]"
+        lines.append(f"    set{index}(n, {value})")
+    for index, attribute in enumerate(attributes):
+        if attribute.validator is not None and attribute.name not in _COMMON_EVENT_FIELDS:
+            namespace[f"check{index}"] = attribute.validator
+            namespace[f"field{index}"] = attribute
+            lines.append(f"    check{index}(n, field{index}, n.{attribute.name})")
     lines.append("    return n")
-    source = "\n".join(lines)  # built from the class's own (checked) field names only
-    exec(compile(source, f"<generated copy {cls.__qualname__}>", "exec"), namespace)
-    copy: _Copier = namespace["copy"]
-    return copy
+    where = f"<generated build {event_type.__qualname__}>"
+    build: _Builder = _generate("build", lines, namespace, where)
+    return build
 
 
 def run(
@@ -351,7 +428,8 @@ def run(
         TransitionNotAllowedError: the command is not allowed in the current state.
         RuleViolationError: a guard found problems (or what ``refuse`` builds from them).
     """
-    now = require_aware("now", now)
+    if type(now) is not datetime or now.tzinfo is not UTC:  # the usual `now` needs no call
+        now = require_aware("now", now)
     try:
         name, guard, effect = command.name, command.guard, command.effect
     except AttributeError:
@@ -362,7 +440,10 @@ def run(
     if problems:
         raise refuse(name, problems)
     version = aggregate.version + 1
+    # `now` is aware and `actor` an Actor (checked above): with a text id and a whole version
+    # from 1, every common field of the events is one their validators accept.
     recorder = EventRecorder(aggregate.id, version, now, actor)
+    recorder._checked = type(aggregate.id) is str and type(version) is int and version > 1
     changes = effect(aggregate, recorder)
-    new: A = _copier(type(aggregate))(aggregate, changes, target, version, now)
+    new: A = _copier(type(aggregate), tuple(changes))(aggregate, changes, target, version, now)
     return new, tuple(recorder.events)

@@ -110,12 +110,13 @@ def require_aware(field: str, value: object) -> datetime:
 
 def aware(_: object, attribute: attrs.Attribute[datetime], value: object) -> None:
     """An attrs validator: the field holds a timezone-aware datetime (see `require_aware`)."""
-    require_aware(attribute.name, value)
+    if type(value) is not datetime or value.tzinfo is not UTC:  # the usual value needs no call
+        require_aware(attribute.name, value)
 
 
 def optional_aware(_: object, attribute: attrs.Attribute[datetime | None], value: object) -> None:
     """An attrs validator: the field holds ``None`` or a timezone-aware datetime."""
-    if value is not None:
+    if value is not None and (type(value) is not datetime or value.tzinfo is not UTC):
         require_aware(attribute.name, value)
 
 
