@@ -1,6 +1,6 @@
 """A third-party repository adapter: the whole store in one JSON file, replaced atomically.
 
-This is what an adapter author writes: the twenty-three methods of the `Repository` port, using the
+This is what an adapter author writes: the twenty-four methods of the `Repository` port, using the
 library's serialisation, and a test that subclasses `RepositoryContract` (see
 tests/test_examples.py). Fine for a notebook or a tiny tool; use SQLite for anything busier.
 
@@ -164,6 +164,10 @@ class JsonFileRepository:
             for authorization in [from_dict(row, StoreAuthorization)]
             if authorization.is_active and authorization.token_expires_at is not None
         ]
+
+    def token_holders(self, app_id: str, seller_id: str) -> list[StoreAuthorization]:
+        found = [a for a in self._with_tokens() if a.app_id == app_id]
+        return sorted((a for a in found if a.token_holder == seller_id), key=lambda a: a.id)
 
     def tokens_to_refresh(
         self, now: datetime, before: datetime, limit: int

@@ -446,3 +446,26 @@ def test_the_read_side_never_hands_out_a_sellers_token(world: World) -> None:
     )
     with pytest.raises(PermissionDeniedError):
         world.service.call_api(world.app.id, "store-1", CATEGORIES, QUERY, actor=REVIEWER)
+
+
+def test_one_valid_token_per_seller_and_app(world: World) -> None:
+    """The seller authorizes the app for a second store: the platform keeps one grant per
+    seller and app, so the first store forgets its (dead) tokens and stays authorized."""
+    world.service.verify_enterprise(world.app.account_id, "ent-1", 2, actor=VERIFIER)
+    first = world.authorize()
+    back = world.redirect(world.service.begin_authorization(world.app.id, actor=OWNER))
+    second = world.service.complete_authorization(
+        back, Store("store-2", OWNER.id, "ent-1"), actor=OWNER
+    )
+    forgotten = world.stored()
+    holders = world.service.repository.token_holders(world.app.id, OWNER.id)
+    events = [e.type for e in world.service.repository.events(first.id)]
+    assert ([second.id], True, False, "TokensReplaced") == (
+        [a.id for a in holders],
+        forgotten.is_active,
+        forgotten.has_tokens,
+        events[-1],
+    )
+    world.service.call_api(world.app.id, "store-2", CATEGORIES, QUERY, actor=OWNER)
+    with pytest.raises(RuleViolationError):
+        world.service.call_api(world.app.id, "store-1", CATEGORIES, QUERY, actor=OWNER)

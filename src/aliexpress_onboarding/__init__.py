@@ -49,6 +49,7 @@ if TYPE_CHECKING:
         AuthorizationStatus,
         BoundClaim,
         BoundUsage,
+        ForgetTokens,
         ReauthorizeStore,
         RecordTokens,
         RefuseRefresh,
@@ -88,6 +89,7 @@ if TYPE_CHECKING:
         TokenExpiring,
         TokenRefreshRefused,
         TokensIssued,
+        TokensReplaced,
     )
     from .domain.machine import StateMachine
     from .domain.oauth import AuthorizationRequest, CallbackUrl, authorize_url, new_state
@@ -217,6 +219,7 @@ _WHERE: dict[str, str] = {
     "EnterpriseVerified": ".domain.events",
     "Escalate": ".domain.application",
     "Event": ".domain.events",
+    "ForgetTokens": ".domain.authorization",
     "InMemoryNotifier": ".adapters.memory",
     "InMemoryRepository": ".adapters.memory",
     "InvalidAppNameError": ".errors",
@@ -286,6 +289,7 @@ _WHERE: dict[str, str] = {
     "TokenGrant": ".platform",
     "TokenRefreshRefused": ".domain.events",
     "TokensIssued": ".domain.events",
+    "TokensReplaced": ".domain.events",
     "TransitionNotAllowedError": ".errors",
     "ValidationError": ".errors",
     "VerifyEnterprise": ".domain.account",
@@ -365,6 +369,7 @@ __all__ = [
     "EnterpriseVerified",
     "Escalate",
     "Event",
+    "ForgetTokens",
     "InMemoryNotifier",
     "InMemoryRepository",
     "InvalidAppNameError",
@@ -434,6 +439,7 @@ __all__ = [
     "TokenGrant",
     "TokenRefreshRefused",
     "TokensIssued",
+    "TokensReplaced",
     "TransitionNotAllowedError",
     "ValidationError",
     "VerifyEnterprise",

@@ -149,6 +149,14 @@ class Repository(Protocol):
         """
         ...
 
+    def token_holders(self, app_id: str, seller_id: str) -> list[StoreAuthorization]:
+        """The active authorizations of the app by the seller's stores that hold its tokens.
+
+        At most one, but for a moment after the seller authorized another store. An index
+        look-up.
+        """
+        ...
+
     def tokens_to_refresh(
         self, now: datetime, before: datetime, limit: int
     ) -> list[StoreAuthorization]:

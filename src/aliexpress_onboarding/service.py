@@ -39,6 +39,7 @@ from .domain.authorization import (
     STORE_ALREADY_AUTHORIZED,
     STORE_NOT_AUTHORIZED,
     AlertTokenExpiry,
+    ForgetTokens,
     ReauthorizeStore,
     RecordTokens,
     RefuseRefresh,
@@ -769,8 +770,22 @@ class OnboardingService:
             authorization = self._authorize(app, account, store, seller, grant)
         except ConcurrencyConflictError:  # another process wrote it meanwhile: read it again
             authorization = self._authorize(app, account, store, seller, grant)
+        self._forget_older_tokens(authorization)
         self._dispatch()
         return authorization
+
+    def _forget_older_tokens(self, holder: StoreAuthorization) -> None:
+        """One valid token per seller and app: the seller's other stores' tokens stopped."""
+        seller = holder.store.seller_id
+        for other in self.repository.token_holders(holder.app_id, seller):
+            if other.id == holder.id:
+                continue
+            forget = ForgetTokens(holder.store_id)
+            try:
+                changed, events = other.handle(forget, TOKEN_KEEPER, self.clock.now())
+                self.repository.save(changed, events, expected_version=other.version)
+            except (RuleViolationError, ConcurrencyConflictError):
+                continue  # changed meanwhile: its tokens, if any, are newer than these
 
     def _check_authorizable(
         self, app: App, account: DeveloperAccount, store: Store, seller: Actor

@@ -746,6 +746,26 @@ class RepositoryContract:
         due = repository.tokens_to_alert(T0 + 2 * HOUR, T0 + 72 * HOUR, limit=10)
         assert [a.store_id for a in due] == ["s4", "s0"]
 
+    def test_token_holders_are_the_sellers_active_authorizations_with_tokens(
+        self, repository: Repository
+    ) -> None:
+        """By app and seller: active, holding tokens; revoked or token-less ones left out."""
+        account, app = _self_app(repository, store_count=10)
+        for store_id in ("s1", "s2", "s3"):
+            authorization = sample_authorization(account, app, store_id)[0]
+            if store_id != "s3":  # s3 holds no tokens
+                authorization = _with_tokens(authorization, T0 + HOUR)
+            repository.add(authorization, [])
+        stored = repository.authorization(app.id, "s2")
+        assert stored is not None
+        revoked, events = stored.handle(RevokeStore(), Actor.system(), T0)
+        repository.save(revoked, events, expected_version=1)
+        holders = repository.token_holders(app.id, account.owner_id)
+        assert ([a.store_id for a in holders], []) == (
+            ["s1"],
+            repository.token_holders(app.id, "seller-nobody"),
+        )
+
     def test_a_refresh_lease_goes_to_one_caller_until_it_ends(self, repository: Repository) -> None:
         """Leased: the others are refused, and the token is not listed, until the lease ends."""
         account, app = _self_app(repository)

@@ -184,6 +184,13 @@ class InMemoryRepository:
     def _active_authorizations(self) -> list[StoreAuthorization]:
         return [a for active in self._active_of_app.values() for a in active.values()]
 
+    def token_holders(self, app_id: str, seller_id: str) -> list[StoreAuthorization]:
+        """The app's active authorizations holding the seller's tokens (a scan of the app's)."""
+        with self._lock:
+            active = self._active_of_app.get(app_id, {}).values()
+            found = [a for a in active if a.token_holder == seller_id]
+        return sorted(found, key=lambda a: a.id)
+
     def tokens_to_refresh(
         self, now: datetime, before: datetime, limit: int
     ) -> list[StoreAuthorization]:

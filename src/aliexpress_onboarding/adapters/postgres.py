@@ -162,9 +162,12 @@ _MIGRATIONS: Final[dict[int, tuple[LiteralString, ...]]] = {
             refreshable BOOLEAN NOT NULL DEFAULT FALSE,
             alerted BOOLEAN NOT NULL DEFAULT FALSE,
             refresh_lease_until TIMESTAMPTZ,
+            token_holder TEXT,
             document TEXT NOT NULL,
             UNIQUE (app_id, store_id)
         )""",
+        "CREATE INDEX authorizations_token_holders ON {schema}.authorizations"
+        " (app_id, token_holder) WHERE token_holder IS NOT NULL",
         "CREATE INDEX authorizations_active ON {schema}.authorizations (app_id, store_id)"
         " WHERE active",
         "CREATE INDEX authorizations_to_refresh ON {schema}.authorizations"
@@ -240,12 +243,13 @@ _CLAIM: Final = """
 
 
 def _token_columns(authorization: StoreAuthorization) -> tuple[Any, ...]:
-    """What the refresh and alert queries select by: expiry times, refreshable, alerted."""
+    """What the token queries select by: expiry times, refreshable, alerted, whose tokens."""
     return (
         authorization.token_expires_at,
         authorization.refresh_expires_at,
         authorization.can_outlive_its_token,
         authorization.expiry_alerted_at is not None,
+        authorization.token_holder,
     )
 
 
@@ -560,7 +564,8 @@ class PostgresRepository:
             self._sql(
                 "INSERT INTO {schema}.authorizations (id, app_id, store_id, active, version,"
                 " bound_scope, token_expires_at, refresh_expires_at, refreshable, alerted,"
-                " document) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                " token_holder, document)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
                 " ON CONFLICT DO NOTHING"
             ),
             (
@@ -787,8 +792,8 @@ class PostgresRepository:
                 self._sql(
                     "UPDATE {schema}.authorizations SET version = %s, active = %s,"
                     " bound_scope = %s, token_expires_at = %s, refresh_expires_at = %s,"
-                    " refreshable = %s, alerted = %s, refresh_lease_until = NULL, document = %s"
-                    " WHERE id = %s"
+                    " refreshable = %s, alerted = %s, token_holder = %s,"
+                    " refresh_lease_until = NULL, document = %s WHERE id = %s"
                 ),
                 (
                     authorization.version,
@@ -892,6 +897,15 @@ class PostgresRepository:
             "SELECT id, document FROM {schema}.authorizations"
             " WHERE app_id = %s AND active AND store_id > %s ORDER BY store_id LIMIT %s",
             (app_id, "" if after is None else after, max(limit, 0)),
+        )
+        return [self._decode(StoreAuthorization, document, row_id) for row_id, document in rows]
+
+    def token_holders(self, app_id: str, seller_id: str) -> list[StoreAuthorization]:
+        """The app's active authorizations holding the seller's tokens: an index look-up."""
+        rows = self._read(
+            "SELECT id, document FROM {schema}.authorizations"
+            " WHERE app_id = %s AND token_holder = %s ORDER BY id",
+            (app_id, seller_id),
         )
         return [self._decode(StoreAuthorization, document, row_id) for row_id, document in rows]
 

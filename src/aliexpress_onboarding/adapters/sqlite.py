@@ -146,8 +146,8 @@ def _insert_authorization(
     claim = authorization.bound_claim
     connection.execute(
         "INSERT INTO authorizations (id, app_id, store_id, active, version, bound_scope,"
-        " token_expires_at, refresh_expires_at, refreshable, alerted, document)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " token_expires_at, refresh_expires_at, refreshable, alerted, token_holder, document)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             authorization.id,
             authorization.app_id,
@@ -162,12 +162,13 @@ def _insert_authorization(
 
 
 def _token_columns(authorization: StoreAuthorization) -> tuple[Any, ...]:
-    """What the refresh and alert queries select by: expiry times, refreshable, alerted."""
+    """What the token queries select by: expiry times, refreshable, alerted, whose tokens."""
     return (
         _optional_utc_text(authorization.token_expires_at),
         _optional_utc_text(authorization.refresh_expires_at),
         authorization.can_outlive_its_token,
         authorization.expiry_alerted_at is not None,
+        authorization.token_holder,
     )
 
 
@@ -245,10 +246,13 @@ _MIGRATIONS: Final[dict[int, str]] = {
         refreshable INTEGER NOT NULL DEFAULT 0,
         alerted INTEGER NOT NULL DEFAULT 0,
         refresh_lease_until TEXT,
+        token_holder TEXT,
         document TEXT NOT NULL,
         UNIQUE (app_id, store_id)
     );
     CREATE INDEX authorizations_active ON authorizations (app_id, store_id) WHERE active;
+    CREATE INDEX authorizations_token_holders ON authorizations (app_id, token_holder)
+        WHERE token_holder IS NOT NULL;
     CREATE INDEX authorizations_to_refresh ON authorizations (token_expires_at, id)
         WHERE active AND refreshable;
     CREATE INDEX authorizations_to_alert ON authorizations (token_expires_at, id)
@@ -641,7 +645,7 @@ class SQLiteRepository:
             connection.execute(
                 "UPDATE authorizations SET version = ?, active = ?, bound_scope = ?,"
                 " token_expires_at = ?, refresh_expires_at = ?, refreshable = ?, alerted = ?,"
-                " refresh_lease_until = NULL, document = ? WHERE id = ?",
+                " token_holder = ?, refresh_lease_until = NULL, document = ? WHERE id = ?",
                 (
                     authorization.version,
                     authorization.is_active,
@@ -715,6 +719,15 @@ class SQLiteRepository:
             "SELECT id, document FROM authorizations INDEXED BY authorizations_active"
             " WHERE app_id = ? AND active AND store_id > ? ORDER BY store_id LIMIT ?",
             (app_id, "" if after is None else after, limit),
+        )
+        return [self._decode(StoreAuthorization, document, row_id) for row_id, document in rows]
+
+    def token_holders(self, app_id: str, seller_id: str) -> list[StoreAuthorization]:
+        """The app's active authorizations holding the seller's tokens: an index look-up."""
+        rows = self._read(
+            "SELECT id, document FROM authorizations INDEXED BY authorizations_token_holders"
+            " WHERE app_id = ? AND token_holder = ? ORDER BY id",
+            (app_id, seller_id),
         )
         return [self._decode(StoreAuthorization, document, row_id) for row_id, document in rows]
 

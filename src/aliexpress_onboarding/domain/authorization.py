@@ -33,6 +33,7 @@ from .events import (
     TokenExpiring,
     TokenRefreshRefused,
     TokensIssued,
+    TokensReplaced,
 )
 from .machine import EventRecorder, StateMachine, run
 from .tokens import AccessToken, RefreshToken, TokenGrant
@@ -44,6 +45,7 @@ __all__ = [
     "AuthorizationStatus",
     "BoundClaim",
     "BoundUsage",
+    "ForgetTokens",
     "ReauthorizeStore",
     "RecordTokens",
     "RefuseRefresh",
@@ -264,6 +266,11 @@ class StoreAuthorization:
             )
 
     @property
+    def token_holder(self) -> str | None:
+        """The seller whose tokens this record holds now (active, made through OAuth), or None."""
+        return self.store.seller_id if self.is_active and self.has_tokens else None
+
+    @property
     def has_tokens(self) -> bool:
         """Whether the authorization holds the seller's tokens (it was made through OAuth)."""
         return self.access_token is not None
@@ -370,7 +377,12 @@ class StoreAuthorization:
 
     def handle(
         self,
-        command: ReauthorizeStore | RevokeStore | RecordTokens | RefuseRefresh | AlertTokenExpiry,
+        command: ReauthorizeStore
+        | RevokeStore
+        | RecordTokens
+        | RefuseRefresh
+        | ForgetTokens
+        | AlertTokenExpiry,
         actor: Actor,
         now: datetime,
     ) -> tuple[StoreAuthorization, tuple[Event, ...]]:
@@ -537,6 +549,30 @@ class RecordTokens:
 
 
 @attrs.frozen
+class ForgetTokens:
+    """The seller's tokens went to another of its stores: one valid token per seller and app.
+
+    The platform keeps one grant per seller and app, so when the seller authorizes the app for
+    another store the tokens this record holds stop working: it forgets them (the store stays
+    authorized; calls for it need the seller to authorize it again).
+    """
+
+    store_id: str = attrs.field(validator=text_field(128))
+    name: ClassVar[str] = "forget_tokens"
+
+    def guard(
+        self, authorization: StoreAuthorization, actor: Actor, now: datetime
+    ) -> Sequence[Problem]:
+        """Tokens to forget."""
+        return () if authorization.has_tokens else (NO_TOKENS,)
+
+    def effect(self, authorization: StoreAuthorization, events: EventRecorder) -> Mapping[str, Any]:
+        """Drop the pair; the event names the store that holds the seller's tokens now."""
+        events.record(TokensReplaced, store_id=self.store_id)
+        return _tokens(None)
+
+
+@attrs.frozen
 class RefuseRefresh:
     """The platform refused the refresh token: it cannot be refreshed any more.
 
@@ -600,6 +636,7 @@ AUTHORIZATION_MACHINE: StateMachine[AuthorizationStatus] = StateMachine(
         RevokeStore.name: frozenset({Role.SELLER, Role.SYSTEM}),
         RecordTokens.name: frozenset({Role.SELLER, Role.SYSTEM}),
         RefuseRefresh.name: frozenset({Role.SYSTEM}),
+        ForgetTokens.name: frozenset({Role.SYSTEM}),
         AlertTokenExpiry.name: frozenset({Role.SYSTEM}),
     },
     edges=[
@@ -607,6 +644,7 @@ AUTHORIZATION_MACHINE: StateMachine[AuthorizationStatus] = StateMachine(
         (AuthorizationStatus.REVOKED, ReauthorizeStore.name, AuthorizationStatus.ACTIVE),
         (AuthorizationStatus.ACTIVE, RecordTokens.name, AuthorizationStatus.ACTIVE),
         (AuthorizationStatus.ACTIVE, RefuseRefresh.name, AuthorizationStatus.ACTIVE),
+        (AuthorizationStatus.ACTIVE, ForgetTokens.name, AuthorizationStatus.ACTIVE),
         (AuthorizationStatus.ACTIVE, AlertTokenExpiry.name, AuthorizationStatus.ACTIVE),
     ],
     creation="authorize_store",

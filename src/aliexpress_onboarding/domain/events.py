@@ -39,6 +39,7 @@ __all__ = [
     "TokenExpiring",
     "TokenRefreshRefused",
     "TokensIssued",
+    "TokensReplaced",
 ]
 
 
@@ -207,6 +208,16 @@ class TokenExpiring(Event):
     """
 
     expires_at: datetime
+
+
+@attrs.frozen(kw_only=True, field_transformer=_checked)
+class TokensReplaced(Event):
+    """The seller's tokens moved to another of its stores (``store_id``); these stopped working.
+
+    One valid token per seller and app: the seller authorized the app for that store.
+    """
+
+    store_id: str
 
 
 @attrs.frozen(kw_only=True, field_transformer=_checked)
