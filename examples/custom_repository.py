@@ -107,7 +107,12 @@ class JsonFileRepository:
         state["leases"].pop(aggregate.id, None)  # a write ends a refresh's lease
         if claim is not None:  # a new member past the scope's limit is refused, nothing written
             members = self._members(state, claim.scope, leaving=row_key)
-            if claim.member not in members and len(members) >= claim.limit:
+            account_id = claim.scope.removeprefix("self-stores:")
+            account = state["rows"].get(f"account:{account_id}")
+            limit = claim.limit  # lowered since by the account's verification? then that
+            if account is not None:
+                limit = min(limit, from_dict(account, DeveloperAccount).verified_store_count)
+            if claim.member not in members and len(members) >= limit:
                 raise limit_reached()
         keys = {k: v for k, v in state["keys"].items() if v != row_key}
         for key in aggregate.unique_keys():

@@ -686,6 +686,24 @@ class RepositoryContract:
         repository.add(*sample_authorization(account, app, "s2"))  # the place is free again
         assert [BoundUsage(1, True), BoundUsage(1, True), BoundUsage(0, False)] == usage
 
+    def test_a_lowered_verification_refuses_a_claim_made_under_the_old_limit(
+        self, repository: Repository
+    ) -> None:
+        """A claim decided under a limit of 3, written after the limit fell to 1: refused.
+
+        The account's verification was lowered while one store was held; nothing is written.
+        """
+        account, app = _self_app(repository, store_count=3)
+        repository.add(*sample_authorization(account, app, "s1"))
+        late, events = sample_authorization(account, app, "s2")  # decided under the limit of 3
+        lowered, verified = account.handle(
+            VerifyEnterprise(account.enterprise_id, 1), Actor.reviewer("rev-2"), T0
+        )
+        repository.save(lowered, verified, expected_version=account.version)
+        with pytest.raises(RuleViolationError):
+            repository.add(late, events)
+        assert None is repository.authorization(app.id, "s2")
+
     def test_a_bound_holds_across_instances(
         self, repository: Repository, second_repository: Repository
     ) -> None:

@@ -24,6 +24,7 @@ from ..domain.authorization import (
     StoreAuthorization,
     authorization_id,
     limit_reached,
+    self_stores_scope,
 )
 from ..domain.events import Event
 from ..domain.oauth import AuthorizationRequest
@@ -75,6 +76,7 @@ class InMemoryRepository:
         self._active_of_app: dict[str, dict[str, StoreAuthorization]] = {}
         self._ordered_of_app: dict[str, list[str]] = {}
         self._bounds: dict[str, dict[str, int]] = {}  # scope -> member -> claiming records
+        self._bound_limits: dict[str, int] = {}  # scope -> the account's verified count
         self._requests: dict[str, AuthorizationRequest] = {}
         self._leases: dict[str, tuple[int, datetime]] = {}  # authorization -> (version, until)
 
@@ -127,6 +129,9 @@ class InMemoryRepository:
                 active.pop(aggregate.store_id, None)
             if stored is None or stored.is_active is not aggregate.is_active:
                 self._ordered_of_app.pop(aggregate.app_id, None)
+        if isinstance(aggregate, DeveloperAccount) and aggregate.verification is not None:
+            scope = self_stores_scope(aggregate.id)
+            self._bound_limits[scope] = aggregate.verification.store_count
         for key in self._keys_of.get(row, frozenset()) - keys:
             del self._keys[key]
         for key in keys:
@@ -150,7 +155,9 @@ class InMemoryRepository:
             return
         if new is not None:
             members = self._bounds.get(new.scope, {})
-            if new.member not in members and len(members) >= new.limit:
+            recorded = self._bound_limits.get(new.scope)  # the account's, written with it
+            limit = new.limit if recorded is None else min(new.limit, recorded)
+            if new.member not in members and len(members) >= limit:
                 raise limit_reached()
         if old is not None:
             members = self._bounds[old.scope]

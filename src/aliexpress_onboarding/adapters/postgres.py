@@ -58,6 +58,7 @@ from ..domain.authorization import (
     StoreAuthorization,
     authorization_id,
     limit_reached,
+    self_stores_scope,
 )
 from ..domain.events import Event
 from ..domain.oauth import AuthorizationRequest
@@ -191,7 +192,8 @@ _MIGRATIONS: Final[dict[int, tuple[LiteralString, ...]]] = {
         )""",
         """CREATE TABLE {schema}.bound_counts (
             scope TEXT PRIMARY KEY,
-            members INTEGER NOT NULL
+            members INTEGER NOT NULL,
+            bound_limit INTEGER
         )""",
     ),
 }
@@ -548,11 +550,16 @@ class PostgresRepository:
                     self._sql(
                         "INSERT INTO {schema}.bound_counts AS c (scope, members) VALUES (%s, 1)"
                         " ON CONFLICT (scope) DO UPDATE SET members = c.members + 1"
-                        " RETURNING c.members"
+                        " RETURNING c.members, c.bound_limit"
                     ),
                     (new.scope,),
                 )
-                if enforce and _first(cursor) > new.limit:
+                row = cursor.fetchone()
+                members, recorded = (0, None) if row is None else row
+                # The lower of the claim's limit and the one its account recorded last (the
+                # row is locked: a verification lowering it waits, or was seen).
+                limit = new.limit if recorded is None else min(new.limit, recorded)
+                if enforce and members > limit:
                     raise limit_reached()
 
     def _insert_authorization(
@@ -840,6 +847,16 @@ class PostgresRepository:
         aggregate: AggregateRoot,
         events: Sequence[Event],
     ) -> None:
+        if isinstance(aggregate, DeveloperAccount) and aggregate.verification is not None:
+            # Its verified store count, as the limit of its Self stores, in its transaction.
+            cursor.execute(
+                self._sql(
+                    "INSERT INTO {schema}.bound_counts AS c (scope, members, bound_limit)"
+                    " VALUES (%s, 0, %s)"
+                    " ON CONFLICT (scope) DO UPDATE SET bound_limit = EXCLUDED.bound_limit"
+                ),
+                (self_stores_scope(aggregate.id), aggregate.verification.store_count),
+            )
         cursor.execute(
             self._sql("DELETE FROM {schema}.unique_keys WHERE kind = %s AND id = %s"),
             (name, aggregate.id),

@@ -33,6 +33,7 @@ from ..domain.authorization import (
     StoreAuthorization,
     authorization_id,
     limit_reached,
+    self_stores_scope,
 )
 from ..domain.events import Event
 from ..domain.oauth import AuthorizationRequest
@@ -95,13 +96,30 @@ def _claim(
             (new.scope, new.member),
         ).fetchone()
         if holders == 1:
-            (members,) = connection.execute(
+            members, recorded = connection.execute(
                 "INSERT INTO bound_counts (scope, members) VALUES (?, 1)"
-                " ON CONFLICT (scope) DO UPDATE SET members = members + 1 RETURNING members",
+                " ON CONFLICT (scope) DO UPDATE SET members = members + 1"
+                " RETURNING members, bound_limit",
                 (new.scope,),
             ).fetchone()
-            if enforce and members > new.limit:
+            # The lower of the claim's limit and the one its account recorded last: a
+            # verification that lowered it after the claim was made is not overrun.
+            limit = new.limit if recorded is None else min(new.limit, recorded)
+            if enforce and members > limit:
                 raise limit_reached()
+
+
+def _record_bound_limit(connection: sqlite3.Connection, aggregate: AggregateRoot) -> None:
+    """An account's verified store count, as the limit of its Self stores' scope.
+
+    Written with the account, in its transaction: claims count against it at once.
+    """
+    if isinstance(aggregate, DeveloperAccount) and aggregate.verification is not None:
+        connection.execute(
+            "INSERT INTO bound_counts (scope, members, bound_limit) VALUES (?, 0, ?)"
+            " ON CONFLICT (scope) DO UPDATE SET bound_limit = excluded.bound_limit",
+            (self_stores_scope(aggregate.id), aggregate.verification.store_count),
+        )
 
 
 def _split_release_1_apps(connection: sqlite3.Connection) -> None:
@@ -273,7 +291,8 @@ _MIGRATIONS: Final[dict[int, str]] = {
     ) WITHOUT ROWID;
     CREATE TABLE bound_counts (
         scope TEXT PRIMARY KEY,
-        members INTEGER NOT NULL
+        members INTEGER NOT NULL,
+        bound_limit INTEGER
     ) WITHOUT ROWID
     """,
 }
@@ -667,7 +686,11 @@ class SQLiteRepository:
         *,
         new: bool,
     ) -> None:
-        """Write the aggregate's unique keys (when they changed) and its events."""
+        """Write the aggregate's unique keys (when they changed) and its events.
+
+        For an account, its verified store count too: the limit of its Self stores' scope.
+        """
+        _record_bound_limit(connection, aggregate)
         keys = sorted(aggregate.unique_keys())
         key_of = (name, aggregate.id)
         try:
