@@ -39,6 +39,7 @@ from .domain.authorization import (
     STORE_ALREADY_AUTHORIZED,
     STORE_NOT_AUTHORIZED,
     AlertTokenExpiry,
+    BoundUsage,
     ForgetTokens,
     ReauthorizeStore,
     RecordTokens,
@@ -626,9 +627,7 @@ class OnboardingService:
         grant: TokenGrant | None = None,
     ) -> StoreAuthorization:
         existing = self.repository.authorization(app.id, store.store_id)
-        usage = NO_USAGE
-        if app.developer_type is DeveloperType.SELF:
-            usage = self.repository.bound_usage(self_stores_scope(account.id), store.store_id)
+        usage = self._usage(app, account, store)
         now = self.clock.now()
         if existing is None:
             authorization, events = StoreAuthorization.authorize(
@@ -774,6 +773,12 @@ class OnboardingService:
         self._dispatch()
         return authorization
 
+    def _usage(self, app: App, account: DeveloperAccount, store: Store) -> BoundUsage:
+        """What the account's Self bound holds now, for a Self app; nothing for a Commercial."""
+        if app.developer_type is not DeveloperType.SELF:
+            return NO_USAGE
+        return self.repository.bound_usage(self_stores_scope(account.id), store.store_id)
+
     def _forget_older_tokens(self, holder: StoreAuthorization) -> None:
         """One valid token per seller and app: the seller's other stores' tokens stopped."""
         seller = holder.store.seller_id
@@ -796,9 +801,7 @@ class OnboardingService:
         """
         if self.platform is None:
             raise RuleViolationError("complete_authorization", (NO_PLATFORM,))
-        usage = NO_USAGE
-        if app.developer_type is DeveloperType.SELF:
-            usage = self.repository.bound_usage(self_stores_scope(account.id), store.store_id)
+        usage = self._usage(app, account, store)
         problems = authorization_problems(app, account, store, usage, seller)
         if problems:
             raise RuleViolationError("authorize_store", problems)
