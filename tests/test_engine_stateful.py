@@ -38,9 +38,14 @@ from aliexpress_onboarding.domain.application import (
     Reject,
 )
 from aliexpress_onboarding.domain.authorization import (
+    EXPIRY_NOTICE,
     NO_USAGE,
+    AlertTokenExpiry,
     BoundUsage,
+    ForgetTokens,
     ReauthorizeStore,
+    RecordTokens,
+    RefuseRefresh,
     RevokeStore,
     StoreAuthorization,
     authorization_id,
@@ -48,6 +53,7 @@ from aliexpress_onboarding.domain.authorization import (
 from aliexpress_onboarding.domain.eligibility import Applicant
 from aliexpress_onboarding.domain.events import Event, ReviewEscalated
 from aliexpress_onboarding.domain.review import ReviewPolicy
+from aliexpress_onboarding.domain.tokens import AccessToken, RefreshToken, TokenGrant
 from aliexpress_onboarding.domain.values import (
     AppKey,
     AppSecret,
@@ -505,6 +511,68 @@ class OnboardingMachine(RuleBasedStateMachine):
         self.authorizations[key] = authorization
 
     @precondition(lambda self: self.authorizations)
+    @rule(
+        pick=PICK,
+        role=st.one_of(st.just("store_seller"), ROLES),
+        hours=st.sampled_from((1, 48, 24 * 30)),
+        refresh_longer=st.booleans(),
+        own_grant=st.booleans(),
+    )
+    def record_tokens(
+        self, pick: int, role: str, hours: int, refresh_longer: bool, own_grant: bool
+    ) -> None:
+        """New tokens: by the store's seller or the system, for the store's seller only."""
+        key = mine(pick, sorted(self.authorizations))
+        authorization = self.authorizations[key]
+        seller = authorization.store.seller_id
+        actor = Actor.seller(seller) if role == "store_seller" else resolve(role, seller)
+        n = self.next_id()
+        expires = self.now + timedelta(hours=hours)
+        grant = TokenGrant(
+            access_token=AccessToken(f"access-token-{n:06d}-xyz"),
+            refresh_token=RefreshToken(f"refresh-token-{n:06d}-xyz"),
+            expires_at=expires,
+            refresh_expires_at=expires + timedelta(days=30 if refresh_longer else 0),
+            seller_id=seller if own_grant else "seller-elsewhere",
+        )
+        self.secrets += [grant.access_token.reveal(), grant.refresh_token.reveal()]
+        expected = (
+            authorization.is_active
+            and own_grant
+            and (actor.kind is ActorKind.SYSTEM or actor == Actor.seller(seller))
+        )
+        assert expected == self.transition(self.authorizations, key, RecordTokens(grant), actor)
+
+    @precondition(lambda self: self.authorizations)
+    @rule(pick=PICK, role=roles("system"))
+    def refuse_or_forget(self, pick: int, role: str) -> None:
+        """The system records a refused refresh, or forgets tokens moved to another store."""
+        key = mine(pick, sorted(self.authorizations))
+        authorization = self.authorizations[key]
+        actor = resolve(role, authorization.store.seller_id)
+        expected = authorization.is_active and role == "system" and authorization.has_tokens
+        command = RefuseRefresh("IllegalRefreshToken") if pick % 2 else ForgetTokens("st-x")
+        assert expected == self.transition(self.authorizations, key, command, actor)
+
+    @precondition(lambda self: self.authorizations)
+    @rule(pick=PICK, role=roles("system"))
+    def alert_token_expiry(self, pick: int, role: str) -> None:
+        """Once per token, from 3 days before expiry, only when no refresh can extend it."""
+        key = mine(pick, sorted(self.authorizations))
+        authorization = self.authorizations[key]
+        actor = resolve(role, authorization.store.seller_id)
+        expires = authorization.token_expires_at
+        expected = (
+            authorization.is_active
+            and role == "system"
+            and expires is not None
+            and not authorization.refreshable_at(self.now)
+            and self.now >= expires - EXPIRY_NOTICE
+            and authorization.expiry_alerted_at is None
+        )
+        assert expected == self.transition(self.authorizations, key, AlertTokenExpiry(), actor)
+
+    @precondition(lambda self: self.authorizations)
     @rule(pick=PICK, role=st.one_of(st.just("store_seller"), ROLES))
     def revoke_store(self, pick: int, role: str) -> None:
         key = mine(pick, sorted(self.authorizations))
@@ -615,6 +683,18 @@ class OnboardingMachine(RuleBasedStateMachine):
             verified = self.verified[account.id]  # a lower count or another enterprise evicts none
             assert len({a.store_id for a in active}) <= max((n for _, n in verified), default=0)
             assert {e for e, _ in verified} >= {a.store.enterprise_id for a in active}
+
+    @invariant()
+    def tokens_come_whole_and_alerts_and_refusals_only_with_them(self) -> None:
+        """The two tokens and their two expiry times are all set or all unset; an alert or a
+        refused refresh is recorded only on tokens; a revoked authorization holds none."""
+        for a in self.authorizations.values():
+            fields = (a.access_token, a.refresh_token, a.token_expires_at, a.refresh_expires_at)
+            assert len({f is None for f in fields}) == 1
+            if not a.has_tokens:
+                assert (a.expiry_alerted_at, a.refresh_refused_at) == (None, None)
+            if not a.is_active:
+                assert not a.has_tokens
 
     @invariant()
     def app_names_unique_per_account(self) -> None:

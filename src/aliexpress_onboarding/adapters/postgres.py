@@ -625,7 +625,10 @@ class PostgresRepository:
             )
             for authorization in authorizations:  # as release 1 stored them, even past a bound
                 text = to_json(authorization, include_secrets=True)
-                self._insert_authorization(cursor, authorization, text)
+                if not self._insert_authorization(cursor, authorization, text):
+                    raise StorageError(  # a store listed twice: release 1 never wrote that
+                        f"app {row_id!r} lists store {authorization.store_id!r} twice"
+                    )
                 self._claim(cursor, None, authorization.bound_claim, enforce=False)
 
     def _migrate(self, cursor: psycopg.Cursor[Any]) -> None:
