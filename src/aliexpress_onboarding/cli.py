@@ -1087,6 +1087,25 @@ def _command(
     )
 
 
+def _store_arguments(command: argparse.ArgumentParser) -> None:
+    """``--db`` (required unless $ONBOARDING_URL is set; never shown) and ``--json``."""
+    database = os.environ.get("ONBOARDING_URL") or None  # never shown: it may hold a password
+    command.add_argument(
+        "--db", default=database, required=database is None, metavar="PATH|URL", help=_STORE_HELP
+    )
+    command.add_argument("--json", action="store_true", help="print JSON Lines")
+
+
+def _keys_argument(command: argparse.ArgumentParser) -> None:
+    """``--keys``: the key file of a store that seals its secrets."""
+    command.add_argument(
+        "--keys",
+        default=os.environ.get("ONBOARDING_KEYS"),
+        metavar="PATH",
+        help="the key file of a store that seals its secrets (default: $ONBOARDING_KEYS)",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -1208,16 +1227,8 @@ def _parser() -> argparse.ArgumentParser:
         " --smtp-from onboarding@example.com\n"
         f"  ONBOARDING_URL=sqlite:///onboarding.db {PROG} dispatch --once --json",
     )
-    database = os.environ.get("ONBOARDING_URL") or None  # never shown: it may hold a password
     for command, run in ((status, _status), (escalate, _escalate), (dispatch, _dispatch)):
-        command.add_argument(
-            "--db",
-            default=database,
-            required=database is None,
-            metavar="PATH|URL",
-            help=_STORE_HELP,
-        )
-        command.add_argument("--json", action="store_true", help="print JSON Lines")
+        _store_arguments(command)
         command.set_defaults(run=run)
     environ = os.environ.get
     dispatch.add_argument("--once", action="store_true", help="run one pass, then exit")
@@ -1235,12 +1246,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="the most events one pass attempts (default: %(default)s)",
     )
-    dispatch.add_argument(
-        "--keys",
-        default=environ("ONBOARDING_KEYS"),
-        metavar="PATH",
-        help="the key file of a store that seals appSecrets (default: $ONBOARDING_KEYS)",
-    )
+    _keys_argument(dispatch)
     smtp = dispatch.add_argument_group("the mail server (each flag defaults to its variable)")
     smtp.add_argument(
         "--smtp-host",
@@ -1293,8 +1299,8 @@ def _parser() -> argparse.ArgumentParser:
         examples=f"  {PROG} authorize-url --db onboarding.db --keys onboarding.keys"
         " --app app-1 --seller 2000001",
     )
-    authorize.add_argument("--db", default=os.environ.get("ONBOARDING_URL", ""), help=_STORE_HELP)
-    authorize.add_argument("--keys", default=os.environ.get("ONBOARDING_KEYS"), help="key file")
+    _store_arguments(authorize)
+    _keys_argument(authorize)
     authorize.add_argument("--app", required=True, metavar="APP_ID", help="the app's id")
     authorize.add_argument("--seller", required=True, metavar="SELLER_ID", help="who authorizes")
     authorize.add_argument(
@@ -1303,7 +1309,6 @@ def _parser() -> argparse.ArgumentParser:
         metavar="URL",
         help="the platform's authorization page (default: %(default)s)",
     )
-    authorize.add_argument("--json", action="store_true", help="print JSON Lines")
     authorize.set_defaults(run=_authorize_url)
 
     tokens = _command(
@@ -1320,9 +1325,8 @@ def _parser() -> argparse.ArgumentParser:
     tokens.add_argument("--due", action="store_true", required=True, help="the expiring ones")
     tokens.add_argument("--within", type=_duration, default=timedelta(days=7), help="e.g. 3d")
     tokens.add_argument("--limit", type=_whole_number, default=1000, help="at most this many")
-    tokens.add_argument("--db", default=os.environ.get("ONBOARDING_URL", ""), help=_STORE_HELP)
-    tokens.add_argument("--keys", default=os.environ.get("ONBOARDING_KEYS"), help="key file")
-    tokens.add_argument("--json", action="store_true", help="print JSON Lines")
+    _store_arguments(tokens)
+    _keys_argument(tokens)
     tokens.set_defaults(run=_tokens)
 
     keys = _command(
