@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 from datetime import timedelta
+from typing import Any
 
 import attrs
 import pytest
@@ -225,4 +226,46 @@ def test_an_in_process_notifier_is_told_in_the_commands_own_thread() -> None:
     assert ([threading.get_ident()], False) == (
         told_here.threads,
         threading.get_ident() in told_elsewhere.threads,
+    )
+
+
+def test_outcomes_that_fail_to_be_written_never_fail_the_command(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """In-process delivery with its outcomes written together: a failing write is logged."""
+
+    class BrokenSettle(InMemoryRepository):
+        def settle(self, *args: object, **kwargs: object) -> None:
+            raise StorageError("disk full")
+
+    notifier = InMemoryNotifier()
+    service = OnboardingService(repository=BrokenSettle(), notifier=notifier)
+    with caplog.at_level(logging.ERROR, logger="aliexpress_onboarding.outbox"):
+        account_id = register(service)
+    assert (account_id, ["AccountRegistered"], True) == (
+        service.repository.pending_events()[0].event.aggregate_id,
+        [event.type for event in notifier.events],
+        "dispatching the outbox failed" in caplog.text,
+    )
+
+
+def test_a_repository_that_overrides_a_write_is_served_through_it() -> None:
+    """A subclass that counts saves, say, sees every save: the leasing path steps aside."""
+
+    class CountingSaves(InMemoryRepository):
+        saves = 0
+
+        def save(self, *args: Any, **kwargs: Any) -> None:
+            CountingSaves.saves += 1
+            super().save(*args, **kwargs)
+
+    notifier = InMemoryNotifier()
+    service = OnboardingService(repository=CountingSaves(), notifier=notifier)
+    seller = Actor.seller("seller-1")
+    account = service.register_account(seller_id=seller.id, enterprise_id="e", actor=seller)
+    service.accept_agreement(account.id, "2024-01", actor=seller)
+    assert (1, ["AccountRegistered", "AgreementAccepted"], []) == (
+        CountingSaves.saves,
+        [event.type for event in notifier.events],
+        service.repository.pending_events(),
     )

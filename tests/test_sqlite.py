@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import sqlite3
 import threading
+import time
+from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
@@ -17,10 +23,13 @@ from aliexpress_onboarding import (
     OnboardingService,
     StorageError,
 )
+from aliexpress_onboarding.adapters import sqlite as sqlite_adapter
 from aliexpress_onboarding.adapters.memory import InMemoryNotifier
-from aliexpress_onboarding.adapters.sqlite import SQLiteRepository
+from aliexpress_onboarding.adapters.sqlite import RECEIPT_DELAY, SQLiteRepository
+from aliexpress_onboarding.domain.events import Event
 from aliexpress_onboarding.errors import ConcurrencyConflictError, ValidationError
 from aliexpress_onboarding.ports import Repository
+from aliexpress_onboarding.samples import T0
 from aliexpress_onboarding.sealing import Keyring
 from aliexpress_onboarding.testing import RepositoryContract, sample_account
 
@@ -281,3 +290,137 @@ def test_a_failure_that_repeats_writes_one_row_whatever_the_backlog(tmp_path: Pa
     before = connection.total_changes
     repository.mark_failed(head.sequence, next_attempt_at=NOW + timedelta(hours=1), error="down")
     assert (1001, 1) == (first, connection.total_changes - before)
+
+
+# ------------------------------------------------------------------ one commit per command
+
+
+def _write_transactions(repository: SQLiteRepository, work: Callable[[], object]) -> list[str]:
+    """The statements ``work`` runs on this thread's connection that begin a write."""
+    seen: list[str] = []
+    connection = repository._connection()  # the test looks inside: what SQLite is asked
+    connection.set_trace_callback(seen.append)
+    try:
+        work()
+    finally:
+        connection.set_trace_callback(None)
+    opened = [s for s in seen if s.startswith("BEGIN")]
+    alone = [s for s in seen if s.split()[0] in ("INSERT", "UPDATE", "DELETE")]
+    return opened if opened else alone
+
+
+class CountingDecodes(SQLiteRepository):
+    """Counts what it decodes (then decodes it as usual)."""
+
+    decoded: Counter[str]
+
+    def _decode(self, kind: type[Any], document: str, row_id: str) -> Any:
+        self.decoded["aggregate"] += 1
+        return super()._decode(kind, document, row_id)
+
+    def _decode_event(self, document: str, sequence: int) -> Event:
+        self.decoded["event"] += 1
+        return super()._decode_event(document, sequence)
+
+
+def test_a_command_is_one_commit_and_one_decode(tmp_path: Path) -> None:
+    """With an in-process notifier: one write transaction, the load's decode only."""
+    repository = CountingDecodes(tmp_path / "o.db")
+    repository.decoded = Counter()
+    notifier = InMemoryNotifier()
+    service = OnboardingService(repository=repository, notifier=notifier)
+    seller = Actor.seller("seller-1")
+    account = service.register_account(seller_id=seller.id, enterprise_id="e", actor=seller)
+    repository.decoded.clear()
+    writes = _write_transactions(
+        repository, lambda: service.accept_agreement(account.id, "2024-01", actor=seller)
+    )
+    assert (["BEGIN IMMEDIATE"], {"aggregate": 1}, ["AccountRegistered", "AgreementAccepted"]) == (
+        writes,
+        dict(repository.decoded),
+        [event.type for event in notifier.events],
+    )
+
+
+def test_delivery_outcomes_ride_on_the_next_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The delivered mark waits for the next command's transaction, and is in it."""
+    monkeypatch.setattr(sqlite_adapter, "RECEIPT_DELAY", 3600.0)  # no idle write meanwhile
+    repository = SQLiteRepository(tmp_path / "o.db")
+    service = OnboardingService(repository=repository)
+    seller = Actor.seller("seller-1")
+    account = service.register_account(seller_id=seller.id, enterprise_id="e", actor=seller)
+    raw = sqlite3.connect(tmp_path / "o.db")
+    waiting = raw.execute("SELECT count(*) FROM outbox WHERE delivered_at IS NULL").fetchone()
+    service.accept_agreement(account.id, "2024-01", actor=seller)
+    after = raw.execute("SELECT event_id FROM outbox WHERE delivered_at IS NULL").fetchall()
+    assert ((1,), [(f"{account.id}:2:0",)]) == (waiting, after)
+
+
+def test_delivery_outcomes_are_written_when_no_write_comes(tmp_path: Path) -> None:
+    """An idle repository writes what it holds within the receipt delay, on its own."""
+    service = OnboardingService.from_url(f"sqlite:///{tmp_path / 'o.db'}")
+    seller = Actor.seller("seller-1")
+    service.register_account(seller_id=seller.id, enterprise_id="e", actor=seller)
+    raw = sqlite3.connect(tmp_path / "o.db")
+    deadline = time.monotonic() + 10 * RECEIPT_DELAY + 5
+    while raw.execute("SELECT count(*) FROM outbox WHERE delivered_at IS NULL").fetchone()[0]:
+        assert time.monotonic() < deadline, "the delivered event is still unmarked"
+        time.sleep(0.05)
+
+
+def test_outcomes_taken_by_a_refused_write_are_kept(tmp_path: Path) -> None:
+    """A write that rolls back puts the outcomes it took back: the next write has them."""
+    repository = SQLiteRepository(tmp_path / "o.db")
+    account, timeline = sample_account()
+    entries = repository.write_and_lease(
+        account, timeline, expected_version=None, now=T0, limit=100
+    )
+    repository.settle([entry.sequence for entry in entries], [], [])
+    with pytest.raises(ConcurrencyConflictError):
+        repository.add(account, [])  # takes the outcomes, then rolls back
+    assert [] == repository.pending_events()
+
+
+def _deliver(path: str, *, crash: bool) -> None:
+    """Run one command on ``path``, then end the process: normally, or as if killed."""
+    sqlite_adapter.RECEIPT_DELAY = 3600.0  # no idle write before the exit
+    repository = SQLiteRepository(path, lease=timedelta(seconds=2))
+    service = OnboardingService(repository=repository)
+    seller = Actor.seller("seller-1")
+    service.register_account(seller_id=seller.id, enterprise_id="e", actor=seller)
+    if crash:
+        os._exit(0)  # no close(), no atexit: the outcome is never written
+
+
+def test_the_interpreters_exit_writes_the_outcomes_held(tmp_path: Path) -> None:
+    """A process that ends normally leaves no delivered event pending (nor leased)."""
+    path = str(tmp_path / "o.db")
+    child = multiprocessing.get_context("spawn").Process(
+        target=_deliver, args=(path,), kwargs={"crash": False}
+    )
+    child.start()
+    child.join(60)
+    assert (0, []) == (child.exitcode, SQLiteRepository(path).pending_events())
+
+
+def test_an_outcome_lost_with_its_process_is_delivered_again(tmp_path: Path) -> None:
+    """At least once: the event a dead process delivered but never marked comes again."""
+    path = str(tmp_path / "o.db")
+    child = multiprocessing.get_context("spawn").Process(
+        target=_deliver, args=(path,), kwargs={"crash": True}
+    )
+    child.start()
+    child.join(60)
+    notifier = InMemoryNotifier()
+    service = OnboardingService(repository=SQLiteRepository(path), notifier=notifier)
+    leased = service.dispatch_pending()
+    time.sleep(2.2)  # the dead process's lease ends
+    again = service.dispatch_pending()
+    assert (0, (0, 0), 1, ["AccountRegistered"]) == (
+        child.exitcode,
+        (leased.delivered, leased.failed),
+        again.delivered,
+        [event.type for event in notifier.events],
+    )

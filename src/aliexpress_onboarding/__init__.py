@@ -150,7 +150,16 @@ if TYPE_CHECKING:
     )
     from .outbox import DispatchReport
     from .platform import AccessToken, RefreshToken, TokenGrant
-    from .ports import Clock, CredentialIssuer, Notifier, OutboxEntry, PlatformClient, Repository
+    from .ports import (
+        Clock,
+        CredentialIssuer,
+        FailedDelivery,
+        LeasingRepository,
+        Notifier,
+        OutboxEntry,
+        PlatformClient,
+        Repository,
+    )
     from .service import OnboardingService, RefreshReport
     from .signing import sign_request, signed_params, string_to_sign
     from .views import AppView, AuthorizationView, Page
@@ -219,6 +228,7 @@ _WHERE: dict[str, str] = {
     "EnterpriseVerified": ".domain.events",
     "Escalate": ".domain.application",
     "Event": ".domain.events",
+    "FailedDelivery": ".ports",
     "ForgetTokens": ".domain.authorization",
     "InMemoryNotifier": ".adapters.memory",
     "InMemoryRepository": ".adapters.memory",
@@ -236,6 +246,7 @@ _WHERE: dict[str, str] = {
     "InvalidRecordError": ".errors",
     "InvalidRegistrationNumberError": ".errors",
     "InvalidStateError": ".errors",
+    "LeasingRepository": ".ports",
     "LicenseDocument": ".domain.values",
     "LoggingNotifier": ".adapters.memory",
     "MediaType": ".domain.values",
@@ -369,6 +380,7 @@ __all__ = [
     "EnterpriseVerified",
     "Escalate",
     "Event",
+    "FailedDelivery",
     "ForgetTokens",
     "InMemoryNotifier",
     "InMemoryRepository",
@@ -386,6 +398,7 @@ __all__ = [
     "InvalidRecordError",
     "InvalidRegistrationNumberError",
     "InvalidStateError",
+    "LeasingRepository",
     "LicenseDocument",
     "LoggingNotifier",
     "MediaType",

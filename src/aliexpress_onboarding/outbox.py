@@ -12,17 +12,18 @@ mail server) therefore costs a command its deadline at most, never the notifier'
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Any, Final, Protocol, cast
 
 import attrs
 
-from .ports import Notifier, OutboxEntry, Repository
+from .ports import FailedDelivery, LeasingRepository, Notifier, OutboxEntry, Repository
 
 __all__ = ["DispatchReport", "InlineDispatcher", "dispatch_due", "retry_delay"]
 
@@ -75,6 +76,8 @@ def dispatch_due(
     limit: int,
     retry_base: timedelta,
     retry_max: timedelta,
+    leased: list[OutboxEntry] | None = None,
+    settle_later: bool = False,
 ) -> DispatchReport:
     """Deliver the entries due at ``now`` (up to ``limit``), in order per aggregate.
 
@@ -83,12 +86,33 @@ def dispatch_due(
     failed entry alone; when that one gets through, the pass reads again (a few rounds at
     most) so its later entries follow at once. Whatever the pass claimed and did not attempt,
     including after an error, is released.
+
+    Args:
+        repository: where the outbox is.
+        notifier: who is told.
+        now: the time entries must be due by; failures are retried from it.
+        limit: the most entries the pass attempts or defers.
+        retry_base: the first retry delay (`retry_delay`).
+        retry_max: the longest retry delay.
+        leased: what `LeasingRepository.write_and_lease` has just leased: the first round
+            delivers these instead of asking `~Repository.due_events`.
+        settle_later: record each outcome with `LeasingRepository.settle` (when the repository
+            has it, and always with ``leased``), which may hold it for the repository's next
+            write, rather than with a write of its own. For passes that run while commands
+            go on (the service's own), not for a pass whose caller expects the outbox
+            written when it returns.
     """
+    marks: _Marks = repository
+    if (settle_later or leased is not None) and leases_on_write(type(repository)):
+        marks = _Settling(cast(LeasingRepository, repository))
     delivered = failed = deferred = 0
-    for _ in range(_ROUNDS):
-        entries = repository.due_events(now, limit - delivered - failed - deferred)
+    for round_ in range(_ROUNDS):
+        if round_ == 0 and leased is not None:
+            entries = leased
+        else:
+            entries = repository.due_events(now, limit - delivered - failed - deferred)
         done, fell, recovered = _deliver(
-            repository, notifier, entries, now=now, retry_base=retry_base, retry_max=retry_max
+            marks, notifier, entries, now=now, retry_base=retry_base, retry_max=retry_max
         )
         delivered, failed = delivered + done, failed + fell
         deferred += len(entries) - done - fell
@@ -100,8 +124,61 @@ def dispatch_due(
 _ROUNDS: Final = 3
 
 
+@functools.cache
+def leases_on_write(kind: type[Any]) -> bool:
+    """Whether a repository class's `LeasingRepository` methods may stand in for its others.
+
+    Not when a subclass overrides a write or an outbox method (to count or to log, say) but
+    not the leasing ones: they would bypass the override. Asked once per class: a Protocol
+    check of every method costs a command more than a write.
+    """
+    owners = {name: _defined_by(kind, name) for name in _LEASING_METHODS + _WRITE_METHODS}
+    lease_owner, settle_owner = owners["write_and_lease"], owners["settle"]
+    if lease_owner is None or settle_owner is None:
+        return False
+    return all(
+        owner is not None and issubclass(lease_owner, owner) and issubclass(settle_owner, owner)
+        for owner in (owners[name] for name in _WRITE_METHODS)
+    )
+
+
+_LEASING_METHODS: Final = ("write_and_lease", "settle")
+_WRITE_METHODS: Final = ("add", "save", "due_events", "mark_delivered", "mark_failed", "release")
+
+
+def _defined_by(kind: type[Any], name: str) -> type[Any] | None:
+    """The class in ``kind``'s MRO that defines the method ``name``, if any."""
+    return next((c for c in kind.__mro__ if callable(vars(c).get(name))), None)
+
+
+class _Marks(Protocol):
+    """Where a round records what became of each entry: a repository, or `_Settling`."""
+
+    def mark_delivered(self, sequence: int) -> None: ...
+
+    def mark_failed(self, sequence: int, *, next_attempt_at: datetime, error: str) -> None: ...
+
+    def release(self, sequences: Sequence[int]) -> None: ...
+
+
+class _Settling:
+    """Records each outcome through `LeasingRepository.settle` (held for the next write)."""
+
+    def __init__(self, repository: LeasingRepository) -> None:
+        self._settle = repository.settle
+
+    def mark_delivered(self, sequence: int) -> None:
+        self._settle((sequence,), (), ())
+
+    def mark_failed(self, sequence: int, *, next_attempt_at: datetime, error: str) -> None:
+        self._settle((), (FailedDelivery(sequence, next_attempt_at, error),), ())
+
+    def release(self, sequences: Sequence[int]) -> None:
+        self._settle((), (), sequences)
+
+
 def _deliver(
-    repository: Repository,
+    repository: _Marks,
     notifier: Notifier,
     entries: list[OutboxEntry],
     *,

@@ -26,6 +26,8 @@ __all__ = [
     "KIND_NAMES",
     "Clock",
     "CredentialIssuer",
+    "FailedDelivery",
+    "LeasingRepository",
     "Notifier",
     "OutboxEntry",
     "PlatformClient",
@@ -253,6 +255,68 @@ class Repository(Protocol):
 
     def mark_failed(self, sequence: int, *, next_attempt_at: datetime, error: str) -> None:
         """Count a failed delivery, set when to try again, and hold its aggregate until then."""
+        ...
+
+
+@attrs.frozen
+class FailedDelivery:
+    """A delivery that raised, as `LeasingRepository.settle` records it.
+
+    Attributes:
+        sequence: the outbox entry.
+        next_attempt_at: when to try it again; its aggregate is held until then.
+        error: what the notifier raised, for operators (`mark_failed` keeps 1,000 characters).
+    """
+
+    sequence: int
+    next_attempt_at: datetime
+    error: str
+
+
+@runtime_checkable
+class LeasingRepository(Repository, Protocol):
+    """A `Repository` that can lease the outbox in a command's own write (optional).
+
+    A command whose notifier is `in_process` delivers its events in its own thread. With a
+    plain `Repository` that costs three writes: the command's, the lease of the due entries
+    (`due_events`) and a mark per entry. A repository with these two methods takes the lease in
+    the command's write and the marks in one more: two commits per command, and the events just
+    written come back as they were given, never decoded again. `SQLiteRepository` and
+    `InMemoryRepository` have them; the service uses them when they are there.
+
+    The contract (``RepositoryContract`` checks it when a repository has the methods):
+
+    - `write_and_lease` is `add` (``expected_version=None``) or `save`, with the same checks
+      and errors, then `due_events` under the same lock or transaction: nothing is written or
+      leased when the write is refused.
+    - `settle` is `mark_delivered` for each of ``delivered``, then `mark_failed` for each of
+      ``failed``, then `release` of ``released``, atomically.
+    """
+
+    def write_and_lease(
+        self,
+        aggregate: AggregateRoot,
+        events: Sequence[Event],
+        *,
+        expected_version: int | None,
+        now: datetime,
+        limit: int,
+    ) -> list[OutboxEntry]:
+        """Store ``aggregate`` and its events, then lease what is due at ``now`` (up to ``limit``).
+
+        Returns:
+            What `due_events` would return right after the write; the entries of ``events``
+            hold the very `Event` objects given.
+        """
+        ...
+
+    def settle(
+        self,
+        delivered: Sequence[int],
+        failed: Sequence[FailedDelivery],
+        released: Sequence[int],
+    ) -> None:
+        """Record one dispatch round's outcome for the entries it leased, atomically."""
         ...
 
 

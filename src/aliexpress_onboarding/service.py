@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
 import attrs
 
@@ -74,13 +74,21 @@ from .errors import (
     StateReusedError,
     ValidationError,
 )
-from .outbox import RETRY_DELAY_LIMIT, DispatchReport, InlineDispatcher, dispatch_due
+from .outbox import (
+    RETRY_DELAY_LIMIT,
+    DispatchReport,
+    InlineDispatcher,
+    dispatch_due,
+    leases_on_write,
+)
 from .ports import (
     KIND_NAMES,
     AggregateRoot,
     Clock,
     CredentialIssuer,
+    LeasingRepository,
     Notifier,
+    OutboxEntry,
     PlatformClient,
     Repository,
 )
@@ -261,7 +269,7 @@ class OnboardingService:
 
     @_inline.default
     def _make_inline(self) -> InlineDispatcher:
-        return InlineDispatcher(lambda: self.dispatch_pending(_INLINE_LIMIT))
+        return InlineDispatcher(self._dispatch_inline)
 
     def __attrs_post_init__(self) -> None:
         if self.retry_base > self.retry_max:
@@ -305,7 +313,7 @@ class OnboardingService:
         # If a pass is already running, it or the next command's picks these events up.
         if self._inline.exclusive().acquire(blocking=False):
             try:
-                self._dispatch_now(_INLINE_LIMIT)
+                self._dispatch_now(_INLINE_LIMIT, settle_later=True)
             except Exception:  # the command has committed: report, never raise at it
                 logger.exception("dispatching the outbox failed; the events stay pending")
             finally:
@@ -316,14 +324,51 @@ class OnboardingService:
         return self.repository.get(kind, check_text(field, aggregate_id, max_length=128))
 
     def _created(self, aggregate: AggregateRoot, events: Sequence[Event]) -> None:
-        self.repository.add(aggregate, events)
-        self._dispatch()
+        if not self._write_and_deliver(aggregate, events, None):
+            self.repository.add(aggregate, events)
+            self._dispatch()
 
     def _changed(
         self, before: AggregateRoot, after: AggregateRoot, events: Sequence[Event]
     ) -> None:
-        self.repository.save(after, events, expected_version=before.version)
-        self._dispatch()
+        if not self._write_and_deliver(after, events, before.version):
+            self.repository.save(after, events, expected_version=before.version)
+            self._dispatch()
+
+    def _write_and_deliver(
+        self, aggregate: AggregateRoot, events: Sequence[Event], expected_version: int | None
+    ) -> bool:
+        """Store and dispatch with two commits, if the repository and the notifier allow.
+
+        A `LeasingRepository` leases what is due in the command's own write, and an
+        `in_process` notifier is told in this thread, so the round's outcomes follow in one
+        more write (`deliver_leased`). Returns whether it stored the aggregate; ``False``
+        (nothing done) when the repository or the notifier cannot, auto-dispatch is off,
+        or another pass of this service is running (it or the next command picks the
+        events up).
+        """
+        repository = cast(LeasingRepository, self.repository)
+        if (
+            not self.auto_dispatch
+            or not leases_on_write(type(repository))
+            or getattr(self.notifier, "in_process", False) is not True
+        ):
+            return False
+        exclusive = self._inline.exclusive()
+        if not exclusive.acquire(blocking=False):
+            return False
+        try:
+            now = self.clock.now()
+            entries = repository.write_and_lease(
+                aggregate, events, expected_version=expected_version, now=now, limit=_INLINE_LIMIT
+            )
+            try:  # the command has committed: report, never raise at it
+                self._dispatch_now(_INLINE_LIMIT, now=now, leased=entries)
+            except Exception:
+                logger.exception("dispatching the outbox failed; the events stay pending")
+        finally:
+            exclusive.release()
+        return True
 
     # ------------------------------------------------------------------ account (guide step 1)
 
@@ -1140,12 +1185,26 @@ class OnboardingService:
         with self._inline.exclusive():
             return self._dispatch_now(limit)
 
-    def _dispatch_now(self, limit: int) -> DispatchReport:
+    def _dispatch_inline(self) -> DispatchReport:
+        """The pass a command asks its dispatch thread for: commands go on meanwhile."""
+        with self._inline.exclusive():
+            return self._dispatch_now(_INLINE_LIMIT, settle_later=True)
+
+    def _dispatch_now(
+        self,
+        limit: int,
+        *,
+        now: datetime | None = None,
+        leased: list[OutboxEntry] | None = None,
+        settle_later: bool = False,
+    ) -> DispatchReport:
         return dispatch_due(
             self.repository,
             self.notifier,
-            now=self.clock.now(),
+            now=self.clock.now() if now is None else now,
             limit=limit,
             retry_base=self.retry_base,
             retry_max=self.retry_max,
+            leased=leased,
+            settle_later=settle_later,
         )

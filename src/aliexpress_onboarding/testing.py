@@ -56,7 +56,7 @@ from .errors import (
     NotFoundError,
     RuleViolationError,
 )
-from .ports import Notifier, Repository
+from .ports import FailedDelivery, LeasingRepository, Notifier, Repository
 from .samples import T0, sample_account, sample_app, sample_application, sample_authorization
 
 __all__ = [
@@ -605,6 +605,110 @@ class RepositoryContract:
         repository.mark_delivered(head.sequence)
         due = [e.event for e in repository.due_events(T0 + HOUR, 100)]
         assert held[1:] == [event for event in due if event in held]
+
+    # ------------------------------------------------------------------ leasing writes
+
+    @staticmethod
+    def _leasing(repository: Repository) -> LeasingRepository:
+        """``repository`` as a `LeasingRepository`; the test is skipped if it is not one."""
+        if not isinstance(repository, LeasingRepository):
+            pytest.skip("not a LeasingRepository (an optional capability): nothing to check")
+        return repository
+
+    def test_write_and_lease_returns_the_events_as_given(self, repository: Repository) -> None:
+        """A write hands back what is due, its own events the very objects it was given."""
+        leasing = self._leasing(repository)
+        account, timeline = sample_account()
+        entries = leasing.write_and_lease(
+            account, timeline, expected_version=None, now=T0, limit=100
+        )
+        assert ([True] * len(timeline), account) == (
+            [entry.event is event for entry, event in zip(entries, timeline, strict=True)],
+            repository.get(DeveloperAccount, account.id),
+        )
+
+    def test_write_and_lease_is_save_with_its_checks(self, repository: Repository) -> None:
+        """With an expected version it saves, and a stale one conflicts, writing nothing."""
+        leasing = self._leasing(repository)
+        account, _ = sample_account()
+        application, _ = sample_application(account)
+        repository.add(application, [])
+        approved, events = application.handle(Approve(), Actor.reviewer("r"), T0)
+        leasing.write_and_lease(approved, events, expected_version=1, now=T0, limit=100)
+        rejected, more = application.handle(Reject("late"), Actor.reviewer("r2"), T0)
+        with pytest.raises(ConcurrencyConflictError):
+            leasing.write_and_lease(rejected, more, expected_version=1, now=T0, limit=100)
+        assert (approved, list(events)) == (
+            repository.get(DeveloperApplication, application.id),
+            repository.events(),
+        )
+
+    def test_write_and_lease_leases_what_due_events_would(self, repository: Repository) -> None:
+        """Other aggregates' due events come too, in order; a held aggregate's new one waits."""
+        leasing = self._leasing(repository)
+        held, other = self._held(repository)
+        account = repository.get(DeveloperAccount, "acc-1")
+        later = attrs.evolve(held[-1], event_id="evt-later")
+        changed = attrs.evolve(account, version=account.version + 1)
+        entries = leasing.write_and_lease(
+            changed, [later], expected_version=account.version, now=T0 + HOUR, limit=100
+        )
+        assert [held[0], *other] == [entry.event for entry in entries]
+
+    def test_settle_is_the_marks_in_one_step(self, repository: Repository) -> None:
+        """Delivered entries leave the outbox, a failed one is held, a released one is due."""
+        leasing = self._leasing(repository)
+        first, timeline = sample_account("acc-1", "seller-1")
+        second, other = sample_account("acc-2", "seller-2")
+        repository.add(first, timeline)
+        entries = leasing.write_and_lease(second, other, expected_version=None, now=T0, limit=100)
+        by_event = {entry.event.event_id: entry.sequence for entry in entries}
+        leasing.settle(
+            [by_event[e.event_id] for e in timeline],
+            [FailedDelivery(by_event[other[0].event_id], T0 + HOUR, "down")],
+            [by_event[e.event_id] for e in other[1:]],
+        )
+        [failed, *_] = repository.pending_events()
+        assert (other, other[0], 1, T0 + HOUR, "down", []) == (
+            [entry.event for entry in repository.pending_events()],
+            failed.event,
+            failed.attempts,
+            failed.next_attempt_at,
+            failed.last_error,
+            repository.due_events(T0, 100),
+        )
+
+    def test_settled_entries_are_never_handed_out_again(self, repository: Repository) -> None:
+        """Once settled as delivered, an entry is neither pending nor leased by the next write."""
+        leasing = self._leasing(repository)
+        account, timeline = sample_account()
+        entries = leasing.write_and_lease(
+            account, timeline, expected_version=None, now=T0, limit=100
+        )
+        leasing.settle([entry.sequence for entry in entries], [], [])
+        application, submitted = sample_application(account)
+        after = leasing.write_and_lease(
+            application, submitted, expected_version=None, now=T0, limit=100
+        )
+        assert (submitted, submitted) == (
+            [entry.event for entry in after],
+            [entry.event for entry in repository.pending_events()],
+        )
+
+    def test_leased_entries_are_not_handed_to_another_instance(
+        self, repository: Repository, second_repository: Repository
+    ) -> None:
+        """What a write leased, another instance's dispatcher skips until it is settled."""
+        leasing = self._leasing(repository)
+        account, timeline = sample_account()
+        entries = leasing.write_and_lease(
+            account, timeline, expected_version=None, now=T0, limit=100
+        )
+        skipped = second_repository.due_events(T0, 100)
+        leasing.settle([entry.sequence for entry in entries], [], [])
+        repository.pending_events()  # this instance's outcomes are written by now
+        assert not skipped
+        assert not second_repository.pending_events()
 
     # ------------------------------------------------------------------ store authorizations
 

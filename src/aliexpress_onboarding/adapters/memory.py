@@ -30,7 +30,14 @@ from ..domain.events import Event
 from ..domain.oauth import AuthorizationRequest
 from ..domain.values import AppKey, AppSecret
 from ..errors import AlreadyExistsError, ConcurrencyConflictError, NotFoundError
-from ..ports import KIND_NAMES, AggregateRoot, Notifier, OutboxEntry, account_of_seller_key
+from ..ports import (
+    KIND_NAMES,
+    AggregateRoot,
+    FailedDelivery,
+    Notifier,
+    OutboxEntry,
+    account_of_seller_key,
+)
 
 __all__ = [
     "FanOutNotifier",
@@ -91,24 +98,43 @@ class InMemoryRepository:
 
     def add(self, aggregate: AggregateRoot, events: Sequence[Event]) -> None:
         """Store a new aggregate and its events atomically."""
-        row = (KIND_NAMES[type(aggregate)], aggregate.id)
         with self._lock:
-            if row in self._rows:
-                raise ConcurrencyConflictError(aggregate.id, 0, self._rows[row].version)
-            self._write(row, aggregate, events)
+            self._store(aggregate, events, None)
 
     def save(
         self, aggregate: AggregateRoot, events: Sequence[Event], *, expected_version: int
     ) -> None:
         """Store a changed aggregate and its events, if the stored version is the expected one."""
-        row = (KIND_NAMES[type(aggregate)], aggregate.id)
         with self._lock:
-            stored = self._rows.get(row)
-            if stored is None:
-                raise NotFoundError(row[0], aggregate.id)
-            if stored.version != expected_version:
-                raise ConcurrencyConflictError(aggregate.id, expected_version, stored.version)
-            self._write(row, aggregate, events)
+            self._store(aggregate, events, expected_version)
+
+    def write_and_lease(
+        self,
+        aggregate: AggregateRoot,
+        events: Sequence[Event],
+        *,
+        expected_version: int | None,
+        now: datetime,
+        limit: int,
+    ) -> list[OutboxEntry]:
+        """`add` (``expected_version=None``) or `save`, then `due_events`, under one lock."""
+        with self._lock:
+            self._store(aggregate, events, expected_version)
+            return self._due(now, limit)
+
+    def _store(
+        self, aggregate: AggregateRoot, events: Sequence[Event], expected_version: int | None
+    ) -> None:
+        row = (KIND_NAMES[type(aggregate)], aggregate.id)
+        stored = self._rows.get(row)
+        if expected_version is None:
+            if stored is not None:
+                raise ConcurrencyConflictError(aggregate.id, 0, stored.version)
+        elif stored is None:
+            raise NotFoundError(row[0], aggregate.id)
+        elif stored.version != expected_version:
+            raise ConcurrencyConflictError(aggregate.id, expected_version, stored.version)
+        self._write(row, aggregate, events)
 
     def _write(
         self, row: tuple[str, str], aggregate: AggregateRoot, events: Sequence[Event]
@@ -330,20 +356,23 @@ class InMemoryRepository:
         whose retry time has come.
         """
         with self._lock:
-            released = False
-            while self._wakeups and self._wakeups[0][0] <= now:
-                until, aggregate_id = heapq.heappop(self._wakeups)
-                if self._held_until.get(aggregate_id) != until:
-                    continue  # held again later, or delivered since: a stale wake-up
-                del self._held_until[aggregate_id]
-                undelivered = self._undelivered_of.get(aggregate_id)
-                if undelivered:  # its oldest entry alone is tried: a backlog fills no batch
-                    self._retrying.add(aggregate_id)
-                    self._ready[undelivered[0]] = self._outbox[undelivered[0]]
-                    released = True
-            if released:
-                self._ready = dict(sorted(self._ready.items()))
-            return list(itertools.islice(self._ready.values(), limit))
+            return self._due(now, limit)
+
+    def _due(self, now: datetime, limit: int) -> list[OutboxEntry]:
+        released = False
+        while self._wakeups and self._wakeups[0][0] <= now:
+            until, aggregate_id = heapq.heappop(self._wakeups)
+            if self._held_until.get(aggregate_id) != until:
+                continue  # held again later, or delivered since: a stale wake-up
+            del self._held_until[aggregate_id]
+            undelivered = self._undelivered_of.get(aggregate_id)
+            if undelivered:  # its oldest entry alone is tried: a backlog fills no batch
+                self._retrying.add(aggregate_id)
+                self._ready[undelivered[0]] = self._outbox[undelivered[0]]
+                released = True
+        if released:
+            self._ready = dict(sorted(self._ready.items()))
+        return list(itertools.islice(self._ready.values(), limit))
 
     def release(self, sequences: Sequence[int]) -> None:
         """Nothing to do: one process's dispatches take turns, so nothing is leased."""
@@ -351,43 +380,59 @@ class InMemoryRepository:
     def mark_delivered(self, sequence: int) -> None:
         """Remove a delivered entry from the outbox."""
         with self._lock:
-            entry = self._outbox.pop(sequence, None)
-            if entry is None:
-                return
-            self._ready.pop(sequence, None)
-            aggregate_id = entry.event.aggregate_id
-            undelivered = self._undelivered_of[aggregate_id]
-            undelivered.remove(sequence)
-            if aggregate_id in self._retrying:  # the retried entry got through: the rest follow
-                self._retrying.discard(aggregate_id)
-                for later in undelivered:
-                    self._ready[later] = self._outbox[later]
-                self._ready = dict(sorted(self._ready.items()))
-            if not undelivered:
-                del self._undelivered_of[aggregate_id]
-                self._held_until.pop(aggregate_id, None)
+            self._delivered(sequence)
 
     def mark_failed(self, sequence: int, *, next_attempt_at: datetime, error: str) -> None:
         """Count a failed delivery; hold the entry's aggregate until ``next_attempt_at``."""
         with self._lock:
-            entry = self._outbox.get(sequence)
-            if entry is None:
-                return
-            self._outbox[sequence] = attrs.evolve(
-                entry,
-                attempts=entry.attempts + 1,
-                next_attempt_at=next_attempt_at,
-                last_error=error,
-            )
-            aggregate_id = entry.event.aggregate_id
-            if aggregate_id in self._retrying:  # only its failed entry was ready
-                self._ready.pop(sequence, None)
-                self._retrying.discard(aggregate_id)
-            else:  # the first failure: its whole backlog leaves the ready set, once
-                for held in self._undelivered_of[aggregate_id]:
-                    self._ready.pop(held, None)
-            self._held_until[aggregate_id] = next_attempt_at
-            heapq.heappush(self._wakeups, (next_attempt_at, aggregate_id))
+            self._failed(sequence, next_attempt_at, error)
+
+    def settle(
+        self,
+        delivered: Sequence[int],
+        failed: Sequence[FailedDelivery],
+        released: Sequence[int],
+    ) -> None:
+        """`mark_delivered` each of ``delivered``, then `mark_failed` each of ``failed``."""
+        with self._lock:
+            for sequence in delivered:
+                self._delivered(sequence)
+            for failure in failed:
+                self._failed(failure.sequence, failure.next_attempt_at, failure.error)
+
+    def _delivered(self, sequence: int) -> None:
+        entry = self._outbox.pop(sequence, None)
+        if entry is None:
+            return
+        self._ready.pop(sequence, None)
+        aggregate_id = entry.event.aggregate_id
+        undelivered = self._undelivered_of[aggregate_id]
+        undelivered.remove(sequence)
+        if aggregate_id in self._retrying:  # the retried entry got through: the rest follow
+            self._retrying.discard(aggregate_id)
+            for later in undelivered:
+                self._ready[later] = self._outbox[later]
+            self._ready = dict(sorted(self._ready.items()))
+        if not undelivered:
+            del self._undelivered_of[aggregate_id]
+            self._held_until.pop(aggregate_id, None)
+
+    def _failed(self, sequence: int, next_attempt_at: datetime, error: str) -> None:
+        entry = self._outbox.get(sequence)
+        if entry is None:
+            return
+        self._outbox[sequence] = OutboxEntry(
+            sequence, entry.event, entry.attempts + 1, next_attempt_at, error[:1000]
+        )
+        aggregate_id = entry.event.aggregate_id
+        if aggregate_id in self._retrying:  # only its failed entry was ready
+            self._ready.pop(sequence, None)
+            self._retrying.discard(aggregate_id)
+        else:  # the first failure: its whole backlog leaves the ready set, once
+            for held in self._undelivered_of[aggregate_id]:
+                self._ready.pop(held, None)
+        self._held_until[aggregate_id] = next_attempt_at
+        heapq.heappush(self._wakeups, (next_attempt_at, aggregate_id))
 
 
 class FanOutNotifier:

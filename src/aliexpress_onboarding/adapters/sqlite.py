@@ -12,11 +12,14 @@ boundary.
 
 from __future__ import annotations
 
+import atexit
+import logging
 import os
 import sqlite3
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from datetime import UTC, datetime, timedelta
@@ -44,7 +47,7 @@ from ..errors import (
     StorageError,
     ValidationError,
 )
-from ..ports import KIND_NAMES, AggregateRoot, OutboxEntry, account_of_seller_key
+from ..ports import KIND_NAMES, AggregateRoot, FailedDelivery, OutboxEntry, account_of_seller_key
 from ..sealing import Keyring, StoredSecrets
 from ..serialization import (
     dump_document,
@@ -337,6 +340,56 @@ _CLAIM: Final = (
 )
 
 
+# Mark an entry delivered, and release the entries held behind it if it had failed before.
+_DELIVERED: Final = (
+    "UPDATE outbox SET"
+    " delivered_at = CASE WHEN sequence = :sequence THEN :now ELSE delivered_at END,"
+    " claimed_by = CASE WHEN sequence = :sequence THEN NULL ELSE claimed_by END,"
+    " claimed_until = CASE WHEN sequence = :sequence THEN NULL ELSE claimed_until END,"
+    " held_until = CASE WHEN sequence = :sequence THEN held_until END"
+    " WHERE sequence IN (SELECT :sequence UNION ALL SELECT sequence FROM outbox"
+    " INDEXED BY outbox_held_by_aggregate WHERE delivered_at IS NULL"
+    " AND held_until = :behind"
+    " AND aggregate_id = (SELECT aggregate_id FROM outbox WHERE sequence = :sequence))"
+)
+
+# Count a failed delivery; hold the entry until its retry, the later ones of its aggregate
+# behind it (written the first time only, so a repeated failure costs the same).
+_FAILED: Final = (
+    "UPDATE outbox SET"
+    " held_until = CASE WHEN sequence = :sequence THEN :until ELSE :behind END,"
+    " attempts = attempts + (sequence = :sequence),"
+    " next_attempt_at = CASE WHEN sequence = :sequence THEN :until"
+    " ELSE next_attempt_at END,"
+    " last_error = CASE WHEN sequence = :sequence THEN :error ELSE last_error END,"
+    " claimed_by = CASE WHEN sequence = :sequence THEN NULL ELSE claimed_by END,"
+    " claimed_until = CASE WHEN sequence = :sequence THEN NULL ELSE claimed_until END"
+    " WHERE sequence IN (SELECT :sequence UNION ALL SELECT later.sequence"
+    " FROM outbox AS later INDEXED BY outbox_held_by_aggregate"
+    " WHERE later.delivered_at IS NULL AND later.held_until IS NULL"
+    " AND later.sequence > :sequence AND later.aggregate_id ="
+    " (SELECT aggregate_id FROM outbox WHERE sequence = :sequence))"
+)
+
+_RELEASE: Final = (
+    "UPDATE outbox SET claimed_by = NULL, claimed_until = NULL"
+    " WHERE sequence = ? AND claimed_by = ?"
+)
+
+
+def _delivered_parameters(sequence: int) -> dict[str, Any]:
+    return {"sequence": sequence, "now": _utc_text(datetime.now(UTC)), "behind": _BEHIND}
+
+
+def _failed_parameters(failure: FailedDelivery) -> dict[str, Any]:
+    return {
+        "until": _utc_text(failure.next_attempt_at),
+        "behind": _BEHIND,
+        "error": failure.error[:1000],
+        "sequence": failure.sequence,
+    }
+
+
 def _utc_text(value: datetime) -> str:
     # One width for every stored time, so that text order is time order.
     return value.astimezone(UTC).isoformat(timespec="microseconds")
@@ -406,6 +459,105 @@ def _check_path(path: object) -> str:
     return text
 
 
+logger = logging.getLogger(__name__)
+
+_Statement = tuple[str, Mapping[str, Any] | Sequence[Any]]
+
+RECEIPT_DELAY: Final = 0.5
+"""Seconds a delivery outcome `SQLiteRepository.settle` holds may wait for a write to carry it,
+before the repository writes it on its own."""
+
+
+class _Receipts:
+    """Delivery outcomes (SQL statements) waiting to ride on the repository's next write.
+
+    A command's delivery comes after its commit; writing its outcome there and then would be a
+    second commit per command, which costs more than the command's own (a commit writes every
+    page it changed to the WAL, and the outcome changes the same outbox pages the next command
+    changes anyway). So `SQLiteRepository.settle` leaves the statements here, and every write
+    transaction of the repository runs them first (`take`; `restore` after a rollback). Until
+    then the entries stay leased to this repository, so no other dispatcher takes them; when no
+    write comes for `RECEIPT_DELAY` seconds, a thread of the repository's writes them itself,
+    and so does the interpreter's exit.
+    """
+
+    def __init__(self, flush: Callable[[], None]) -> None:
+        self._flush = flush
+        self._reset()
+
+    def _reset(self) -> None:
+        # Also after fork(): the parent's outcomes are the parent's to write.
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+        self._pending: list[_Statement] = []
+        self._since = 0.0  # monotonic time of the oldest pending outcome
+        self._thread: threading.Thread | None = None
+
+    def add(self, statements: list[_Statement]) -> None:
+        """Hold ``statements`` for the next write; start the idle writer if none runs."""
+        if self._pid != os.getpid():
+            self._reset()
+        with self._lock:
+            if not self._pending:
+                self._since = time.monotonic()
+                _HOLDING.add(self)
+            self._pending += statements
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._watch, name="aliexpress-onboarding-receipts", daemon=True
+                )
+                self._thread.start()
+
+    @property
+    def pending(self) -> bool:
+        """Whether any outcome waits (in this process)."""
+        return bool(self._pending) and self._pid == os.getpid()
+
+    def take(self) -> list[_Statement]:
+        """Every pending statement, for the write transaction that has just begun."""
+        if self._pid != os.getpid():
+            self._reset()
+        with self._lock:
+            taken, self._pending = self._pending, []
+            return taken
+
+    def restore(self, statements: list[_Statement]) -> None:
+        """Put back what a rolled-back transaction took, ahead of anything added since."""
+        if statements:
+            with self._lock:
+                self._pending[:0] = statements
+                self._since = time.monotonic() if len(self._pending) == len(statements) else 0.0
+
+    def flush(self) -> None:
+        """Write what is pending now, in this thread (errors are logged: the leases run out)."""
+        if self.pending:
+            try:
+                self._flush()
+            except Exception:  # kept, and tried again at the next tick or write
+                logger.exception("writing delivery outcomes failed; they stay pending")
+
+    def _watch(self) -> None:
+        while True:
+            time.sleep(RECEIPT_DELAY)
+            with self._lock:
+                if not self._pending:
+                    self._thread = None
+                    return
+                waited = time.monotonic() - self._since
+            if waited >= RECEIPT_DELAY:
+                self.flush()
+
+
+_HOLDING: weakref.WeakSet[_Receipts] = weakref.WeakSet()
+"""The receipts that have held outcomes in this process (weakly: a repository may go)."""
+
+
+@atexit.register
+def _flush_at_exit() -> None:
+    for receipts in list(_HOLDING):
+        receipts.flush()
+
+
 class SQLiteRepository:
     """A `Repository` in one SQLite file, safe from several threads and processes.
 
@@ -466,6 +618,7 @@ class SQLiteRepository:
         self._turns: AbstractContextManager[object] = (
             threading.RLock() if self.path == ":memory:" else nullcontext()
         )
+        self._receipts = _Receipts(self._write_receipts)
         self._migrate()
 
     # ------------------------------------------------------------------ connections
@@ -499,8 +652,12 @@ class SQLiteRepository:
     def close(self) -> None:
         """Close this thread's connection (others close when their threads end).
 
+        Delivery outcomes `settle` still holds are written first.
+
         In memory, this closes the shared connection: the database is gone.
         """
+        with suppress(StorageError):  # a file that cannot be written: the leases run out
+            self._write_receipts()
         with self._turns:
             if self._shared is not None:
                 self._shared.close()
@@ -518,10 +675,14 @@ class SQLiteRepository:
                 connection.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as error:
                 raise _storage_error("cannot start a write", self.path, error) from error
+            receipts = self._receipts.take()
             try:
+                for sql, parameters in receipts:  # the outcomes of earlier deliveries first
+                    connection.execute(sql, parameters)
                 yield connection
                 connection.execute("COMMIT")
             except BaseException as error:
+                self._receipts.restore(receipts)
                 # SQLite itself rolls back after some errors (a full disk): then there is no
                 # transaction left to roll back, and the original error is the one to report.
                 if connection.in_transaction:
@@ -586,18 +747,55 @@ class SQLiteRepository:
         A store authorization goes to a table of its own, with its bound claim (refused past
         the limit: `limit_reached`) in the same transaction.
         """
-        name = KIND_NAMES[type(aggregate)]
+        with self._write() as connection:
+            self._store(connection, aggregate, events, None)
+
+    def save(
+        self, aggregate: AggregateRoot, events: Sequence[Event], *, expected_version: int
+    ) -> None:
+        """Update an aggregate if its stored version is ``expected_version``, atomically."""
+        with self._write() as connection:
+            self._store(connection, aggregate, events, expected_version)
+
+    def write_and_lease(
+        self,
+        aggregate: AggregateRoot,
+        events: Sequence[Event],
+        *,
+        expected_version: int | None,
+        now: datetime,
+        limit: int,
+    ) -> list[OutboxEntry]:
+        """`add` (``expected_version=None``) or `save`, then `due_events`, in one transaction.
+
+        The entries of ``events`` come back with the `Event` objects given: what was just
+        written is not read back and decoded.
+        """
+        with self._write() as connection:
+            written = self._store(connection, aggregate, events, expected_version)
+            rows = self._lease(connection, now, limit)
+        return self._entries(rows, written)
+
+    def _store(
+        self,
+        connection: sqlite3.Connection,
+        aggregate: AggregateRoot,
+        events: Sequence[Event],
+        expected_version: int | None,
+    ) -> dict[str, Event]:
+        """Write ``aggregate`` in the open transaction; the stored events by their documents."""
         if isinstance(aggregate, StoreAuthorization):
-            document = self._secrets.dumps(aggregate)
-            with self._write() as connection:
+            if expected_version is None:
+                document = self._secrets.dumps(aggregate)
                 try:
                     _insert_authorization(connection, aggregate, document)
                 except sqlite3.IntegrityError as error:
                     raise ConcurrencyConflictError(aggregate.id, 0, None) from error
                 _claim(connection, None, aggregate.bound_claim)
-                self._finish(connection, name, aggregate, events, new=True)
-            return
-        with self._write() as connection:
+                return self._finish(connection, _AUTHORIZATION, aggregate, events, new=True)
+            return self._save_authorization(connection, aggregate, events, expected_version)
+        name = KIND_NAMES[type(aggregate)]
+        if expected_version is None:
             try:
                 connection.execute(
                     "INSERT INTO aggregates (kind, id, version, account_id, status, document)"
@@ -613,68 +811,61 @@ class SQLiteRepository:
                 )
             except sqlite3.IntegrityError as error:
                 raise ConcurrencyConflictError(aggregate.id, 0, None) from error
-            self._finish(connection, name, aggregate, events, new=True)
-
-    def save(
-        self, aggregate: AggregateRoot, events: Sequence[Event], *, expected_version: int
-    ) -> None:
-        """Update an aggregate if its stored version is ``expected_version``, atomically."""
-        name = KIND_NAMES[type(aggregate)]
-        if isinstance(aggregate, StoreAuthorization):
-            self._save_authorization(aggregate, events, expected_version)
-            return
-        with self._write() as connection:
-            updated = connection.execute(
-                "UPDATE aggregates SET version = ?, status = ?, document = ?"
-                " WHERE kind = ? AND id = ? AND version = ?",
-                (
-                    aggregate.version,
-                    aggregate.status.value,
-                    self._secrets.dumps(aggregate),
-                    name,
-                    aggregate.id,
-                    expected_version,
-                ),
-            ).rowcount
-            if updated != 1:
-                row = connection.execute(
-                    "SELECT version FROM aggregates WHERE kind = ? AND id = ?",
-                    (name, aggregate.id),
-                ).fetchone()
-                if row is None:
-                    raise NotFoundError(name, aggregate.id)
-                raise ConcurrencyConflictError(aggregate.id, expected_version, row[0])
-            self._finish(connection, name, aggregate, events, new=False)
-
-    def _save_authorization(
-        self, authorization: StoreAuthorization, events: Sequence[Event], expected_version: int
-    ) -> None:
-        document = self._secrets.dumps(authorization)
-        claim = authorization.bound_claim
-        with self._write() as connection:
+            return self._finish(connection, name, aggregate, events, new=True)
+        updated = connection.execute(
+            "UPDATE aggregates SET version = ?, status = ?, document = ?"
+            " WHERE kind = ? AND id = ? AND version = ?",
+            (
+                aggregate.version,
+                aggregate.status.value,
+                self._secrets.dumps(aggregate),
+                name,
+                aggregate.id,
+                expected_version,
+            ),
+        ).rowcount
+        if updated != 1:
             row = connection.execute(
-                "SELECT version, bound_scope, store_id FROM authorizations WHERE id = ?",
-                (authorization.id,),
+                "SELECT version FROM aggregates WHERE kind = ? AND id = ?",
+                (name, aggregate.id),
             ).fetchone()
             if row is None:
-                raise NotFoundError(_AUTHORIZATION, authorization.id)
-            if row[0] != expected_version:
-                raise ConcurrencyConflictError(authorization.id, expected_version, row[0])
-            connection.execute(
-                "UPDATE authorizations SET version = ?, active = ?, bound_scope = ?,"
-                " token_expires_at = ?, refresh_expires_at = ?, refreshable = ?, alerted = ?,"
-                " token_holder = ?, refresh_lease_until = NULL, document = ? WHERE id = ?",
-                (
-                    authorization.version,
-                    authorization.is_active,
-                    None if claim is None else claim.scope,
-                    *_token_columns(authorization),
-                    document,
-                    authorization.id,
-                ),
-            )
-            _claim(connection, None if row[1] is None else (row[1], row[2]), claim)
-            self._finish(connection, _AUTHORIZATION, authorization, events, new=True)
+                raise NotFoundError(name, aggregate.id)
+            raise ConcurrencyConflictError(aggregate.id, expected_version, row[0])
+        return self._finish(connection, name, aggregate, events, new=False)
+
+    def _save_authorization(
+        self,
+        connection: sqlite3.Connection,
+        authorization: StoreAuthorization,
+        events: Sequence[Event],
+        expected_version: int,
+    ) -> dict[str, Event]:
+        document = self._secrets.dumps(authorization)
+        claim = authorization.bound_claim
+        row = connection.execute(
+            "SELECT version, bound_scope, store_id FROM authorizations WHERE id = ?",
+            (authorization.id,),
+        ).fetchone()
+        if row is None:
+            raise NotFoundError(_AUTHORIZATION, authorization.id)
+        if row[0] != expected_version:
+            raise ConcurrencyConflictError(authorization.id, expected_version, row[0])
+        connection.execute(
+            "UPDATE authorizations SET version = ?, active = ?, bound_scope = ?,"
+            " token_expires_at = ?, refresh_expires_at = ?, refreshable = ?, alerted = ?,"
+            " token_holder = ?, refresh_lease_until = NULL, document = ? WHERE id = ?",
+            (
+                authorization.version,
+                authorization.is_active,
+                None if claim is None else claim.scope,
+                *_token_columns(authorization),
+                document,
+                authorization.id,
+            ),
+        )
+        _claim(connection, None if row[1] is None else (row[1], row[2]), claim)
+        return self._finish(connection, _AUTHORIZATION, authorization, events, new=True)
 
     def _finish(
         self,
@@ -684,10 +875,13 @@ class SQLiteRepository:
         events: Sequence[Event],
         *,
         new: bool,
-    ) -> None:
+    ) -> dict[str, Event]:
         """Write the aggregate's unique keys (when they changed) and its events.
 
         For an account, its verified store count too: the limit of its Self stores' scope.
+
+        Returns:
+            The events written, by their stored documents.
         """
         _record_bound_limit(connection, aggregate)
         keys = sorted(aggregate.unique_keys())
@@ -705,15 +899,16 @@ class SQLiteRepository:
                     "INSERT INTO unique_keys (key, kind, id) VALUES (?, ?, ?)",
                     [(key, *key_of) for key in keys],
                 )
-            if events:  # a new event of a held aggregate waits behind its failed one
+            written = [(to_json(event), event) for event in events]
+            if written:  # a new event of a held aggregate waits behind its failed one
                 connection.executemany(
                     "INSERT INTO outbox (event_id, aggregate_id, document, held_until)"
                     " VALUES (?, ?, ?, (SELECT ? FROM outbox INDEXED BY outbox_held_by_aggregate"
                     " WHERE aggregate_id = ? AND delivered_at IS NULL AND held_until IS NOT NULL"
                     " LIMIT 1))",
                     [
-                        (e.event_id, e.aggregate_id, to_json(e), _BEHIND, e.aggregate_id)
-                        for e in events
+                        (e.event_id, e.aggregate_id, document, _BEHIND, e.aggregate_id)
+                        for document, e in written
                     ],
                 )
         except sqlite3.IntegrityError as error:
@@ -726,6 +921,7 @@ class SQLiteRepository:
             if taken is not None:
                 raise AlreadyExistsError(aggregate.id, taken[0], taken[1]) from error
             raise ConcurrencyConflictError(aggregate.id, aggregate.version - 1, None) from error
+        return dict(written)
 
     def authorization(self, app_id: str, store_id: str) -> StoreAuthorization | None:
         """The authorization of the app by the store (active or revoked), or ``None``."""
@@ -951,7 +1147,11 @@ class SQLiteRepository:
     # ------------------------------------------------------------------ outbox
 
     def pending_events(self, limit: int = 1000) -> list[OutboxEntry]:
-        """Up to ``limit`` undelivered events, oldest first, due or not."""
+        """Up to ``limit`` undelivered events, oldest first, due or not.
+
+        Outcomes `settle` still holds are written first: a delivered event is never listed.
+        """
+        self._write_receipts()
         return self._entries(
             self._read(
                 "SELECT sequence, document, attempts, next_attempt_at, last_error FROM outbox"
@@ -976,6 +1176,12 @@ class SQLiteRepository:
         them, and later events of their aggregates, until they are marked, released, or the
         lease ends; what the caller still holds, its next call may hand out again.
         """
+        with self._write() as connection:  # the read and the lease under one write lock
+            rows = self._lease(connection, now, limit)
+        return self._entries(rows)
+
+    def _lease(self, connection: sqlite3.Connection, now: datetime, limit: int) -> list[Any]:
+        """Read the due rows and lease them to this caller, in the open transaction."""
         wall = datetime.now(UTC)
         parameters = {
             "limit": limit,
@@ -984,27 +1190,26 @@ class SQLiteRepository:
             "claimant": self._claimant,
             "until": _utc_text(wall + self.lease),
         }
-        with self._write() as connection:  # the read and the lease under one write lock
-            rows = connection.execute(_DUE, parameters).fetchall()
-            if rows:
-                connection.executemany(_CLAIM, [{**parameters, "sequence": row[0]} for row in rows])
-        return self._entries(rows)
+        rows: list[Any] = connection.execute(_DUE, parameters).fetchall()
+        if rows:
+            connection.executemany(_CLAIM, [{**parameters, "sequence": row[0]} for row in rows])
+        return rows
 
     def release(self, sequences: Sequence[int]) -> None:
         """End this dispatcher's lease on entries it did not attempt: others may take them."""
         claimant = self._claimant
         with self._write() as connection:
-            connection.executemany(
-                "UPDATE outbox SET claimed_by = NULL, claimed_until = NULL"
-                " WHERE sequence = ? AND claimed_by = ?",
-                [(sequence, claimant) for sequence in sequences],
-            )
+            connection.executemany(_RELEASE, [(sequence, claimant) for sequence in sequences])
 
-    def _entries(self, rows: list[Any]) -> list[OutboxEntry]:
+    def _entries(
+        self, rows: list[Any], written: Mapping[str, Event] | None = None
+    ) -> list[OutboxEntry]:
+        """Outbox entries of ``rows``; a document in ``written`` is that event, not decoded."""
+        known = written or {}
         return [
             OutboxEntry(
                 sequence,
-                self._decode_event(document, sequence),
+                known.get(document) or self._decode_event(document, sequence),
                 attempts,
                 None if next_at is None else datetime.fromisoformat(next_at),
                 last_error,
@@ -1031,18 +1236,7 @@ class SQLiteRepository:
         The entries held behind it, if it had failed before, are released in the same
         statement (atomic without BEGIN).
         """
-        self._update_outbox(
-            "UPDATE outbox SET"
-            " delivered_at = CASE WHEN sequence = :sequence THEN :now ELSE delivered_at END,"
-            " claimed_by = CASE WHEN sequence = :sequence THEN NULL ELSE claimed_by END,"
-            " claimed_until = CASE WHEN sequence = :sequence THEN NULL ELSE claimed_until END,"
-            " held_until = CASE WHEN sequence = :sequence THEN held_until END"
-            " WHERE sequence IN (SELECT :sequence UNION ALL SELECT sequence FROM outbox"
-            " INDEXED BY outbox_held_by_aggregate WHERE delivered_at IS NULL"
-            " AND held_until = :behind"
-            " AND aggregate_id = (SELECT aggregate_id FROM outbox WHERE sequence = :sequence))",
-            {"sequence": sequence, "now": _utc_text(datetime.now(UTC)), "behind": _BEHIND},
-        )
+        self._update_outbox(_DELIVERED, _delivered_parameters(sequence))
 
     def mark_failed(self, sequence: int, *, next_attempt_at: datetime, error: str) -> None:
         """Count a failed delivery and hold the entry's aggregate.
@@ -1053,26 +1247,39 @@ class SQLiteRepository:
         costs the same whatever the aggregate's backlog.
         """
         self._update_outbox(
-            "UPDATE outbox SET"
-            " held_until = CASE WHEN sequence = :sequence THEN :until ELSE :behind END,"
-            " attempts = attempts + (sequence = :sequence),"
-            " next_attempt_at = CASE WHEN sequence = :sequence THEN :until"
-            " ELSE next_attempt_at END,"
-            " last_error = CASE WHEN sequence = :sequence THEN :error ELSE last_error END,"
-            " claimed_by = CASE WHEN sequence = :sequence THEN NULL ELSE claimed_by END,"
-            " claimed_until = CASE WHEN sequence = :sequence THEN NULL ELSE claimed_until END"
-            " WHERE sequence IN (SELECT :sequence UNION ALL SELECT later.sequence"
-            " FROM outbox AS later INDEXED BY outbox_held_by_aggregate"
-            " WHERE later.delivered_at IS NULL AND later.held_until IS NULL"
-            " AND later.sequence > :sequence AND later.aggregate_id ="
-            " (SELECT aggregate_id FROM outbox WHERE sequence = :sequence))",
-            {
-                "until": _utc_text(next_attempt_at),
-                "behind": _BEHIND,
-                "error": error[:1000],
-                "sequence": sequence,
-            },
+            _FAILED, _failed_parameters(FailedDelivery(sequence, next_attempt_at, error))
         )
+
+    def settle(
+        self,
+        delivered: Sequence[int],
+        failed: Sequence[FailedDelivery],
+        released: Sequence[int],
+    ) -> None:
+        """`mark_delivered`, `mark_failed` and `release`, with this repository's next write.
+
+        The outcomes ride on the next write transaction (the next command's, typically), which
+        writes them first, so a command costs one commit, not two. The entries stay leased to
+        this repository until then: no other dispatcher takes them, and this one's next lease
+        sees them settled. A write comes within `RECEIPT_DELAY` seconds: a thread of the
+        repository's makes one when no command does, and `close` makes one too. Should the
+        process die first, the entries are delivered again once their lease ends (at least
+        once, as after any crash between a delivery and its mark).
+        """
+        claimant = self._claimant
+        statements: list[_Statement] = [
+            (_DELIVERED, _delivered_parameters(sequence)) for sequence in delivered
+        ]
+        statements += [(_FAILED, _failed_parameters(failure)) for failure in failed]
+        statements += [(_RELEASE, (sequence, claimant)) for sequence in released]
+        if statements:
+            self._receipts.add(statements)
+
+    def _write_receipts(self) -> None:
+        """Write the outcomes `settle` holds, in a transaction of their own (if any)."""
+        if self._receipts.pending:
+            with self._write():
+                pass  # `_write` runs them first
 
     def events(self, aggregate_id: str | None = None) -> list[Event]:
         """Every stored event, oldest first (of one aggregate, when given): the audit timeline."""
