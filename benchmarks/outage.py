@@ -138,7 +138,7 @@ class Scenario:
                 self.clock.at += RETRY_DUE
             self.service.accept_agreement(f"acc-{seller}", "2024-01", actor=Actor.seller(seller))
             if not self.inline:
-                self.service.dispatch_pending(100)  # what the command's background pass runs
+                self.service._dispatch_inline()  # the pass the command asks its thread for
         return len(sellers)
 
 
