@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import attrs
 import pytest
@@ -37,6 +38,7 @@ from aliexpress_onboarding.domain.authorization import (
 from aliexpress_onboarding.domain.eligibility import Applicant
 from aliexpress_onboarding.domain.events import (
     AccountActivated,
+    AgreementAccepted,
     AppCreated,
     ReviewEscalated,
     SecretReset,
@@ -846,6 +848,83 @@ def test_an_effect_changes_its_own_fields_and_the_engine_the_rest() -> None:
     """The effect's fields change; status, version and time come from the engine."""
     moved, _ = run(_TINY, _Tiny("x", "seller-1", _S.A, 1, T0), _Go({"note": "hi"}), OWNER, hours(1))
     assert _Tiny("x", "seller-1", _S.B, 2, hours(1), "hi") == moved
+
+
+def test_a_copy_is_a_frozen_instance_of_the_aggregates_own_class() -> None:
+    """The copy is built without ``__init__``: it must still be exactly the class, and frozen."""
+    moved, _ = run(_TINY, _Tiny("x", "seller-1", _S.A, 1, T0), _Go({"note": "hi"}), OWNER, T0)
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        moved.note = "changed"  # type: ignore[misc]
+    assert _Tiny is type(moved)
+
+
+def test_one_command_class_may_change_different_fields_from_run_to_run() -> None:
+    """Whatever the engine keeps per command class, each run copies what its effect changed,
+    and a forbidden change is refused even after the same command class succeeded."""
+    start = _Tiny("x", "seller-1", _S.A, 1, T0)
+    noted, _ = run(_TINY, start, _Go({"note": "a"}), OWNER, hours(1))
+    plain, _ = run(_TINY, start, _Go({}), OWNER, hours(2))
+    renoted, _ = run(_TINY, noted, _Go({"note": "b"}), OWNER, hours(3))
+    with pytest.raises(DefinitionError, match="may not change"):
+        run(_TINY, start, _Go({"status": _S.C}), OWNER, hours(4))
+    assert [
+        _Tiny("x", "seller-1", _S.B, 2, hours(1), "a"),
+        _Tiny("x", "seller-1", _S.B, 2, hours(2), ""),
+        _Tiny("x", "seller-1", _S.C, 3, hours(3), "b"),
+    ] == [noted, plain, renoted]
+
+
+def test_an_actor_subclass_is_asked_who_it_may_act_for() -> None:
+    """The engine's quick permission check is for plain actors: a subclass's `may` decides."""
+
+    @attrs.frozen
+    class Stand_in(Actor):  # noqa: N801
+        def may(self, roles: object, owner_id: str) -> bool:
+            return True  # acts for anyone
+
+    @attrs.frozen
+    class Barred(Actor):
+        def may(self, roles: object, owner_id: str) -> bool:
+            return False  # not even for its own account
+
+    stand_in = Stand_in(OWNER.kind, "seller-9")
+    moved, events = run(_TINY, _Tiny("x", "seller-1", _S.A, 1, T0), _Go(), stand_in, T0)
+    with pytest.raises(PermissionDeniedError):
+        run(_TINY, _Tiny("x", "seller-1", _S.A, 1, T0), _Go(), OTHER_SELLER, T0)
+    with pytest.raises(PermissionDeniedError):
+        run(_TINY, _Tiny("x", "seller-1", _S.A, 1, T0), _Go(), Barred(OWNER.kind, OWNER.id), T0)
+    assert (_S.B, ()) == (moved.status, events)
+
+
+@attrs.frozen
+class _Note:
+    """A command whose effect records an `AgreementAccepted` with the given version."""
+
+    agreement_version: object
+    name = "go"
+
+    def guard(self, aggregate: object, actor: Actor, now: datetime) -> tuple[()]:
+        return ()
+
+    def effect(self, aggregate: object, events: Any) -> dict[str, object]:
+        events.record(AgreementAccepted, agreement_version=self.agreement_version)
+        return {}
+
+
+def test_an_event_is_checked_exactly_as_its_constructor_checks_it() -> None:
+    """The engine's own event builder runs the validators the constructor would, no fewer and
+    no more: a bad field is refused, unless attrs' validators are switched off."""
+    start = _Tiny("x", "seller-1", _S.A, 1, T0)
+    _, (event,) = run(_TINY, start, _Note("2024-01"), OWNER, T0)
+    with pytest.raises(ValidationError, match="agreement_version"):
+        run(_TINY, start, _Note(2024), OWNER, T0)
+    with attrs.validators.disabled():
+        _, (unchecked,) = run(_TINY, start, _Note(2024), OWNER, T0)
+    assert ("x:2:0", "2024-01", 2024) == (
+        event.event_id,
+        event.agreement_version,
+        unchecked.agreement_version,
+    )
 
 
 def test_definition_error_duplicate_edge() -> None:

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aliexpress_onboarding import (
+    AcceptAgreement,
     Actor,
     App,
     Applicant,
@@ -23,8 +24,10 @@ from aliexpress_onboarding import (
     Problem,
     ValidationError,
     check_eligibility,
+    serialization,
 )
 from aliexpress_onboarding.domain.events import Event
+from aliexpress_onboarding.domain.machine import SCRATCH
 from aliexpress_onboarding.serialization import (
     MAX_JSON_BYTES,
     from_dict,
@@ -377,3 +380,16 @@ def test_what_cannot_be_read_back_is_not_written() -> None:
         caught.value.problems[0].startswith("$: 1"),  # gives the size
         from_json(to_json(fits, include_secrets=True)),
     )
+
+
+def test_events_built_by_the_engine_read_back_as_their_own_class() -> None:
+    """The engine builds events through a scratch subclass of each; none is a document type,
+    and every event reads back as the very class it was recorded as."""
+    account, _ = sample_account(active=False)
+    application, _ = sample_application(sample_account()[0])
+    _, accepted = account.handle(AcceptAgreement("2024-01"), Actor.seller(account.owner_id), T0)
+    _, approved = application.handle(Approve(), Actor.reviewer("rev-1"), T0)
+    events = [*accepted, *approved]
+    read = [from_dict(to_dict(event), Event) for event in events]
+    scratch = [t for t in serialization._event_types().values() if vars(t).get(SCRATCH)]
+    assert ([], [type(e) for e in events], events) == (scratch, [type(e) for e in read], read)

@@ -32,6 +32,7 @@ from .domain.application import DeveloperApplication
 from .domain.authorization import StoreAuthorization, authorization_id
 from .domain.eligibility import Applicant, EligibilityReport, Problem
 from .domain.events import Event
+from .domain.machine import SCRATCH
 from .domain.oauth import AuthorizationRequest, CallbackUrl
 from .domain.tokens import AccessToken, RefreshToken
 from .domain.values import AppKey, AppName, AppSecret, CountryCode, DeveloperType, EmailAddress
@@ -67,8 +68,9 @@ def _event_types() -> dict[str, type[Event]]:
     pending = [Event]
     while pending:
         for sub in pending.pop().__subclasses__():
-            found[sub.__name__] = sub
-            pending.append(sub)
+            if not vars(sub).get(SCRATCH):  # the engine's own, never a document's type
+                found[sub.__name__] = sub
+                pending.append(sub)
     return found
 
 

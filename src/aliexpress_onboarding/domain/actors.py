@@ -88,3 +88,17 @@ _ROLE_OF_KIND = {
     ActorKind.REVIEWER: Role.REVIEWER,
     ActorKind.SYSTEM: Role.SYSTEM,
 }
+
+
+def kinds_holding(roles: Collection[Role]) -> tuple[frozenset[ActorKind], ActorKind | None]:
+    """Who holds one of ``roles``: as kinds of actor, and as the owner's kind.
+
+    The kinds are those that hold a role whoever owns the aggregate; the owner's kind is the
+    kind an actor must be to hold `Role.OWNER` (``None`` when ``roles`` lacks it).
+    ``actor.may(roles, owner_id)`` is ``actor.kind in kinds``, or ``actor.kind is owner`` and
+    ``actor.id == owner_id``: the engine computes this once per edge of its table, so that a
+    transition checks its actor with a set look-up instead of a call (and no enum attribute,
+    each of which is a class attribute look-up through `enum.EnumType`).
+    """
+    kinds = frozenset(kind for kind, role in _ROLE_OF_KIND.items() if role in roles)
+    return kinds, (ActorKind.SELLER if Role.OWNER in roles else None)

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import enum
 import functools
+import importlib
 import keyword
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Final, Generic, Protocol, TypeVar
 
 import attrs
 
@@ -29,7 +30,7 @@ from ..errors import (
     TransitionNotAllowedError,
     ValidationError,
 )
-from .actors import Actor, Role
+from .actors import Actor, ActorKind, Role, kinds_holding
 from .eligibility import Problem
 from .events import Event
 from .values import require_aware
@@ -88,6 +89,10 @@ class _Edge(Generic[S]):
     target: S
 
 
+_Step = tuple[S, frozenset[Role], frozenset[ActorKind], ActorKind | None]
+"""An edge out of one state: its target, its command's roles and `kinds_holding` them."""
+
+
 class StateMachine(Generic[S]):
     """A checked transition table over one status enum.
 
@@ -127,9 +132,11 @@ class StateMachine(Generic[S]):
             for state in states
         }
         self._validate()
-        # What `check` needs of an edge in one look-up: its target and who may take it.
-        self._edges_from: dict[tuple[S, str], tuple[S, frozenset[Role]]] = {
-            key: (target, self.commands[key[1]]) for key, target in self._targets.items()
+        # What `check` needs of an edge in one look-up: its target and who may take it, as the
+        # roles (for `Actor.may`) and as what `run` checks without a call (`kinds_holding`).
+        self._edges_from: dict[tuple[S, str], _Step[S]] = {
+            key: (target, self.commands[key[1]], *kinds_holding(self.commands[key[1]]))
+            for key, target in self._targets.items()
         }
 
     def _add(self, edge: _Edge[S]) -> None:
@@ -249,29 +256,30 @@ class EventRecorder:
         self._now = now
         self._actor = actor
         self._checked = False  # `run` sets it when the common fields are known to be valid
-        self.events: list[Event] = []
+        self.events: list[Event] = []  # (`run` sets these slots itself: keep it in step)
 
     def record(self, event_type: type[E], **fields: Any) -> E:
         """Record an event of ``event_type`` with ``fields`` on top of the common ones."""
-        event_id = f"{self._aggregate_id}:{self._version}:{len(self.events)}"
-        # (mypy takes a class's __hash__ for its instances': a class is hashable)
-        build = _event_builder(event_type) if self._checked else None  # type: ignore[arg-type]
-        event: Event | None = None
-        if build is not None:
-            event = build(
-                event_id, self._aggregate_id, self._version, self._now, self._actor, fields
-            )
-        if event is None:  # the constructor checks every field
-            event = event_type(
-                event_id=event_id,
-                aggregate_id=self._aggregate_id,
-                version=self._version,
-                occurred_at=self._now,
-                actor=self._actor,
-                **fields,
-            )
-        self.events.append(event)
-        return event  # type: ignore[return-value]  # built as event_type
+        if self._checked:
+            try:  # a plain dict: cheaper than a functools.cache
+                build = _BUILDERS[event_type]
+            except KeyError:
+                build = _BUILDERS[event_type] = _event_builder(event_type)
+            if build is not None:
+                built = build(self, fields)  # numbered, checked and kept as below
+                if built is not None:
+                    return built  # type: ignore[return-value]  # built as event_type
+        events = self.events
+        event = event_type(  # the constructor checks every field
+            event_id=f"{self._aggregate_id}:{self._version}:{len(events)}",
+            aggregate_id=self._aggregate_id,
+            version=self._version,
+            occurred_at=self._now,
+            actor=self._actor,
+            **fields,
+        )
+        events.append(event)
+        return event
 
     @property
     def now(self) -> datetime:
@@ -285,7 +293,6 @@ class EventRecorder:
 
 
 _ENGINE_FIELDS = ("status", "version", "updated_at")
-_COMMON_EVENT_FIELDS = frozenset({"event_id", "aggregate_id", "version", "occurred_at", "actor"})
 
 
 def _slot_setters(cls: type[Any]) -> dict[str, Any]:
@@ -307,6 +314,17 @@ def _slot_setters(cls: type[Any]) -> dict[str, Any]:
     return {name: slot.__set__ for name, slot in slots.items()}
 
 
+def _keys_differ(mapping: str, names: Iterable[str]) -> str:
+    """The test that ``mapping`` (a dict) has keys other than ``names``, as generated code.
+
+    It says what ``mapping.keys() != set(names)`` says, as a length and a look-up per name:
+    without the keys view and the set comparison, half as costly for one or two names.
+    """
+    ordered = sorted(names)
+    tests = [f"len({mapping}) != {len(ordered)}", *(f"{n!r} not in {mapping}" for n in ordered)]
+    return " or ".join(tests)
+
+
 def _generate(name: str, lines: list[str], namespace: dict[str, Any], where: str) -> Any:
     source = "\n".join(lines)  # built from a class's own (checked) field names only
     exec(compile(source, where, "exec"), namespace)
@@ -317,17 +335,27 @@ _Copier = Callable[[Any, Mapping[str, Any], Any, int, datetime], Any]
 
 
 @functools.cache
-def _copier(cls: type[Any], changed: tuple[str, ...]) -> _Copier:
-    """Build, once per aggregate class and set of changed fields, a function that copies.
+def _copier(cls: type[Any], changed: tuple[str, ...]) -> tuple[_Copier, _Copier]:
+    """Build, once per aggregate class and set of changed fields, two functions that copy.
 
     ``copy(aggregate, changes, status, version, updated_at)`` makes a new instance without
     calling ``__init__``: the unchanged fields are already valid, the changed values (``changes``,
     whose keys are ``changed``) come from a command whose fields were validated when it was
     built, and the engine's three fields come from the engine, so an effect can never
     move the state or the version past the table. Re-running every validator (`attrs.evolve`)
-    was two thirds of a transition's cost, and a generic loop over the fields half of what was
-    left; the generated code sets each slot once, through its descriptor, the way attrs itself
-    generates ``__init__``.
+    was two thirds of a transition's cost.
+
+    The copy is built as an instance of a subclass of ``cls`` that adds no slot and lets them be
+    set (``object.__setattr__``), then becomes a ``cls`` (``__class__`` assignment, which Python
+    allows only between classes of one memory layout, checked here once). Setting a slot so is
+    one ``STORE_ATTR``; through the slot's descriptor (``set(n, value)``), the way attrs' own
+    ``__init__`` does, it was a call each, and these calls were a quarter of a transition. The
+    subclass never escapes: nothing but the generated code sees an instance while it is one.
+    (Events are not built so: `serialization` finds the event classes by their subclasses.)
+
+    The second function, ``copy_if``, is ``copy`` for `run`'s cache by command class: it
+    returns ``None`` unless ``aggregate`` is a ``cls`` and ``changes`` a dict with the keys
+    ``changed``, the case this pair was built (and its changes checked) for.
 
     Raises:
         DefinitionError: ``cls`` is not a slotted attrs class with the engine's fields, or an
@@ -340,37 +368,126 @@ def _copier(cls: type[Any], changed: tuple[str, ...]) -> _Copier:
     for name in changed:
         if name not in setters or name in _ENGINE_FIELDS:
             raise DefinitionError(f"an effect may not change {cls.__name__}.{name}")
-    namespace: dict[str, Any] = {"new": object.__new__, "cls": cls}
-    lines = ["def copy(aggregate, changes, status, version, updated_at):", "    n = new(cls)"]
-    for index, (name, setter) in enumerate(setters.items()):
-        namespace[f"set{index}"] = setter
+    # (mypy takes a class's __hash__ for its instances': a class is hashable)
+    unfrozen = _unfrozen(cls)  # type: ignore[arg-type]
+    if any(name in vars(unfrozen) for name in setters):
+        raise DefinitionError(f"{cls.__name__} has a field named like a class attribute")
+    namespace: dict[str, Any] = {"cls": cls, "unfrozen": unfrozen}
+    body = ["    n = unfrozen()"]
+    for name in setters:
         if name in _ENGINE_FIELDS:
             value = name
         elif name in changed:
             value = f"changes[{name!r}]"
         else:
             value = f"aggregate.{name}"
-        lines.append(f"    set{index}(n, {value})")
-    lines.append("    return n")
+        body.append(f"    n.{name} = {value}")
+    body += ["    n.__class__ = cls", "    return n"]
+    signature = "(aggregate, changes, status, version, updated_at):"
+    lines = [
+        f"def copy{signature}",
+        *body,
+        f"def copy_if{signature}",
+        "    if type(aggregate) is not cls or type(changes) is not dict:",
+        "        return None",
+        f"    if {_keys_differ('changes', changed)}:",
+        "        return None",
+        *body,
+    ]
     copy: _Copier = _generate("copy", lines, namespace, f"<generated copy {cls.__qualname__}>")
-    return copy
+    return copy, namespace["copy_if"]
 
 
-_Builder = Callable[[str, str, int, datetime, Actor, dict[str, Any]], Event | None]
+@functools.cache  # one per class, whatever its effects change
+def _unfrozen(cls: type[Any]) -> type[Any]:
+    """A subclass of the slotted ``cls`` whose slots may be set; its instances may become ``cls``.
+
+    Raises:
+        DefinitionError: an instance of the subclass cannot become a ``cls``.
+    """
+    unfrozen: type[Any] = type(  # (of the metaclass of ``cls``, if it has one)
+        f"_unfrozen_{cls.__name__}",  # never ``cls``'s name: `serialization` names event types
+        (cls,),
+        {
+            "__slots__": (),
+            SCRATCH: True,
+            # `unfrozen()` makes a blank instance, as `object.__new__(cls)` did, without attrs'
+            # `__init__`, and cheaper than `object.__new__(unfrozen)` (one C call, no look-up).
+            "__new__": object.__new__,
+            "__init__": object.__init__,
+            "__module__": __name__,
+            "__qualname__": f"_unfrozen({cls.__qualname__})",
+            "__doc__": f"A {cls.__qualname__} being built by `run`; never seen outside it.",
+            # Both, for Python to call neither but set the slot directly (one C function).
+            "__setattr__": object.__setattr__,
+            "__delattr__": object.__delattr__,
+        },
+    )
+    try:
+        object.__new__(unfrozen).__class__ = cls
+    except TypeError as error:
+        raise DefinitionError(f"{cls.__name__} cannot be copied by `run`: {error}") from None
+    return unfrozen
 
 
-@functools.cache
+SCRATCH: Final = "_engine_scratch_"
+"""Set (to ``True``) in the own namespace of each `_unfrozen` class: whoever walks a class's
+subclasses (`serialization` finds the event types so) leaves these out."""
+
+
+_COPIES: dict[type[Any], _Copier] = {}
+"""The ``copy_if`` `run` last used after each command class's effect.
+
+One effect nearly always changes the same fields, so the copier is found by a look-up on the
+command's class and one comparison of the keys, not by hashing a tuple of them each time.
+"""
+
+_ATTRS_CONFIG: Any = importlib.import_module("attr._config")
+
+
+def _validators_disabled(namespace: dict[str, Any]) -> str:
+    """The test that attrs' validators are disabled, as generated code (names in ``namespace``).
+
+    It is the test attrs' own generated ``__init__`` makes, ``_config._run_validators is True``
+    (to run them), read as it reads it: `attrs.validators.get_disabled` asks the same through
+    two calls, a tenth of what is left of recording an event. Should attrs keep the switch
+    elsewhere one day, the test is that call: were the old name left behind, unchanging, the
+    builder would only validate where the constructor might not, never the reverse.
+    """
+    if type(getattr(_ATTRS_CONFIG, "_run_validators", None)) is bool:
+        namespace["config"] = _ATTRS_CONFIG
+        return "config._run_validators is not True"
+    namespace["disabled"] = attrs.validators.get_disabled
+    return "disabled()"
+
+
+_Builder = Callable[[EventRecorder, dict[str, Any]], Event | None]
+
+_FROM_RECORDER = {
+    "event_id": (  # (most transitions record one event: its number, 0, needs no formatting)
+        'f"{recorder._aggregate_id}:{recorder._version}:0" if not events else '
+        'f"{recorder._aggregate_id}:{recorder._version}:{len(events)}"'
+    ),
+    "aggregate_id": "recorder._aggregate_id",
+    "version": "recorder._version",
+    "occurred_at": "recorder._now",
+    "actor": "recorder._actor",
+}
+"""The common fields of an event, as the generated builders read them off the recorder (the
+event id as `EventRecorder.record` numbers it)."""
+
+
 def _event_builder(event_type: type[Any]) -> _Builder | None:
-    """Build, once per event class, a constructor for the events `run` records.
+    """Build a recorder of the events `run` records (once per event class: `_BUILDERS`).
 
-    ``build(event_id, aggregate_id, version, occurred_at, actor, fields)`` is
-    ``event_type(event_id=..., ..., **fields)`` without the validators of the five common
-    fields: `run` has checked what they check (a text id, a version from 1, an aware ``now``,
-    an `Actor`) before the effect runs, and running them again was a third of a transition's
-    cost. The event's own fields are validated as ``__init__`` does (after every field is set,
-    in field order). It returns ``None``, for ``__init__`` to build the event, when ``fields``
-    are not the class's own or attrs' validators are disabled; there is no builder (``None``)
-    for a class with a converter, an init hook or no slots.
+    ``build(recorder, fields)`` is ``recorder.record(event_type, **fields)`` without the
+    validators of the five common fields: `run` has checked what they check (a text id, a
+    version from 1, an aware ``now``, an `Actor`) before the effect runs, and running them again
+    was a third of a transition's cost. The event's own fields are validated as ``__init__``
+    does (after every field is set, in field order); only a valid event is kept. It returns
+    ``None``, for ``record`` to call the constructor, when ``fields`` are not the class's own
+    or attrs' validators are disabled; there is no builder (``None``) for a class with a
+    converter, an init hook or no slots.
     """
     attributes = attrs.fields(event_type)
     hooks = ("__attrs_pre_init__", "__attrs_post_init__")
@@ -378,33 +495,40 @@ def _event_builder(event_type: type[Any]) -> _Builder | None:
         return None
     try:
         setters = _slot_setters(event_type)
+        unfrozen = _unfrozen(event_type)  # type: ignore[arg-type]  # (a class is hashable)
     except DefinitionError:
         return None
-    namespace: dict[str, Any] = {
-        "new": object.__new__,
-        "cls": event_type,
-        "names": frozenset(a.name for a in attributes if a.name not in _COMMON_EVENT_FIELDS),
-        "disabled": attrs.validators.get_disabled,
-    }
+    if any(name in vars(unfrozen) for name in setters):
+        return None
+    # Built as `_copier` builds a copy: slots set directly on an `_unfrozen` instance, which
+    # then becomes an `event_type` before its validators see it.
+    namespace: dict[str, Any] = {"cls": event_type, "unfrozen": unfrozen}
+    own = [a.name for a in attributes if a.name not in _FROM_RECORDER]
     lines = [
-        "def build(event_id, aggregate_id, version, occurred_at, actor, fields):",
-        "    if fields.keys() != names or disabled():",
+        "def build(recorder, fields):",
+        f"    if {_keys_differ('fields', own)} or {_validators_disabled(namespace)}:",
         "        return None",
-        "    n = new(cls)",
+        "    events = recorder.events",
+        "    n = unfrozen()",
     ]
-    for index, (name, setter) in enumerate(setters.items()):
-        namespace[f"set{index}"] = setter
-        value = name if name in _COMMON_EVENT_FIELDS else f"fields[{name!r}]"
-        lines.append(f"    set{index}(n, {value})")
+    for name in setters:
+        lines.append(f"    n.{name} = {_FROM_RECORDER.get(name, f'fields[{name!r}]')}")
+    lines.append("    n.__class__ = cls")
     for index, attribute in enumerate(attributes):
-        if attribute.validator is not None and attribute.name not in _COMMON_EVENT_FIELDS:
+        if attribute.validator is not None and attribute.name not in _FROM_RECORDER:
             namespace[f"check{index}"] = attribute.validator
             namespace[f"field{index}"] = attribute
             lines.append(f"    check{index}(n, field{index}, n.{attribute.name})")
-    lines.append("    return n")
+    lines += ["    events.append(n)", "    return n"]
     where = f"<generated build {event_type.__qualname__}>"
     build: _Builder = _generate("build", lines, namespace, where)
     return build
+
+
+_new = object.__new__  # (`run` makes its recorder with it)
+
+_BUILDERS: dict[type[Any], _Builder | None] = {}
+"""`_event_builder` of each event class recorded so far (``None``: the constructor builds it)."""
 
 
 def run(
@@ -435,15 +559,36 @@ def run(
     except AttributeError:
         rule = f"must be a {machine.name} command, one of {sorted(machine.commands)}"
         raise ValidationError("command", command, rule) from None
-    target = machine.check(aggregate, name, actor)
+    # `StateMachine.check` without its calls, for the usual case only: an edge, a plain `Actor`
+    # and a role it holds (the very test of `Actor.may`). Anything else, `check` decides.
+    step = machine._edges_from.get((aggregate.status, name))
+    if (
+        step is not None
+        and type(actor) is Actor
+        and (actor.kind in step[2] or (actor.kind is step[3] and actor.id == aggregate.owner_id))
+    ):
+        target = step[0]
+    else:
+        target = machine.check(aggregate, name, actor)
     problems = guard(aggregate, actor, now)
     if problems:
         raise refuse(name, problems)
     version = aggregate.version + 1
+    # `EventRecorder(aggregate.id, version, now, actor)`, without calling its `__init__` (the
+    # interpreter makes a Python `__init__` a call of its own, a sixth of building the recorder).
+    recorder = _new(EventRecorder)
+    recorder._aggregate_id = aggregate_id = aggregate.id
+    recorder._version = version
+    recorder._now = now
+    recorder._actor = actor
+    recorder.events = []
     # `now` is aware and `actor` an Actor (checked above): with a text id and a whole version
     # from 1, every common field of the events is one their validators accept.
-    recorder = EventRecorder(aggregate.id, version, now, actor)
-    recorder._checked = type(aggregate.id) is str and type(version) is int and version > 1
+    recorder._checked = type(aggregate_id) is str and type(version) is int and version > 1
     changes = effect(aggregate, recorder)
-    new: A = _copier(type(aggregate), tuple(changes))(aggregate, changes, target, version, now)
+    copy = _COPIES.get(type(command))
+    new: A | None = None if copy is None else copy(aggregate, changes, target, version, now)
+    if new is None:  # a first run, or other changes: the copier checks them
+        copy, _COPIES[type(command)] = _copier(type(aggregate), tuple(changes))
+        new = copy(aggregate, changes, target, version, now)
     return new, tuple(recorder.events)

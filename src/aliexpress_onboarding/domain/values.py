@@ -56,15 +56,25 @@ def check_text(field: str, value: object, *, max_length: int = 200) -> str:
         ValidationError: naming ``field``.
     """
     if not isinstance(value, str) or not 1 <= len(value) <= max_length or not value.isprintable():
-        raise ValidationError(field, value, f"must be 1 to {max_length} printable characters")
+        raise ValidationError(field, value, _text_rule(max_length))
     return value
+
+
+def _text_rule(max_length: int) -> str:
+    return f"must be 1 to {max_length} printable characters"
 
 
 def text_field(max_length: int = 200) -> Any:
     """An attrs validator for a field of 1 to ``max_length`` printable characters."""
 
     def validate(_: object, attribute: attrs.Attribute[str], value: object) -> None:
-        check_text(attribute.name, value, max_length=max_length)
+        # `check_text`, inline: commands are built on every call of the service
+        if (
+            not isinstance(value, str)
+            or not 1 <= len(value) <= max_length
+            or not value.isprintable()
+        ):
+            raise ValidationError(attribute.name, value, _text_rule(max_length))
 
     return validate
 
