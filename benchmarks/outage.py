@@ -80,8 +80,8 @@ class Refusing:
             raise ConnectionRefusedError("mail server down")
 
 
-def _held_backlog(service: OnboardingService) -> None:
-    """Store an app, then 1,000 secret resets whose first delivery fails: the app is held."""
+def _held_backlog(service: OnboardingService, count: int = BACKLOG) -> None:
+    """Store an app, then ``count`` secret resets whose first delivery fails: the app is held."""
     account, _ = sample_account("acc-backlog", "seller-backlog")
     application, _ = sample_application(account, "appl-backlog")
     approved, _ = application.handle(Approve(), Actor.reviewer("rev-1"), T0)
@@ -90,7 +90,7 @@ def _held_backlog(service: OnboardingService) -> None:
         service.repository.add(aggregate, [])
     quiet = OnboardingService(repository=service.repository, auto_dispatch=False)
     owner = Actor.seller(account.owner_id)
-    for _ in range(BACKLOG):
+    for _ in range(count):
         quiet.reset_secret(app.id, actor=owner)
     report = service.dispatch_pending()
     if (report.delivered, report.failed) != (0, 1):
@@ -104,13 +104,13 @@ class Scenario:
         repository: where the accounts (and the backlog) are stored.
         retry_due: the notifier refuses the backlog app only and the clock moves past
             ``retry_max`` before each command; otherwise it refuses everything and stands still.
-        backlog: store the app's 1,000 events behind a failed delivery first.
+        backlog: store this many events of the app behind a failed delivery first (0: none).
         inline: commands dispatch on the background thread (the default); without it,
             `accept` runs the same pass in the calling thread, for the profiler.
     """
 
     def __init__(
-        self, repository: Repository, retry_due: bool, backlog: bool, *, inline: bool = True
+        self, repository: Repository, retry_due: bool, backlog: int, *, inline: bool = True
     ) -> None:
         self.repository = repository
         self.retry_due = retry_due
@@ -123,7 +123,7 @@ class Scenario:
             auto_dispatch=inline,
         )
         if backlog:
-            _held_backlog(self.service)
+            _held_backlog(self.service, backlog)
 
     def register(self, sellers: list[str]) -> None:
         """Store a registered account per seller (untimed: no event, nothing to dispatch)."""
@@ -160,7 +160,7 @@ def cases(store: str, folder: Path) -> list[Case]:
     for situation, (due, _) in SITUATIONS.items():
         for held in (False, True):
             path = folder / f"{store}-{situation}-{held}.db".replace(" ", "-")
-            scenario = Scenario(_repository(store, path), due, held)
+            scenario = Scenario(_repository(store, path), due, BACKLOG if held else 0)
             found.append(_case(label(store, situation, held=held), scenario))
     return found
 
@@ -177,8 +177,8 @@ def _case(name: str, scenario: Scenario) -> Case:
     return Case(name, prepare, limit=2_000)
 
 
-def anatomy(store: str, situation: str, *, held: bool, commands: int = 100) -> dict[str, float]:
-    """What one command of a case does: its SQL statements, decodes and delivery attempts.
+def anatomy(store: str, situation: str, *, held: int, commands: int = 100) -> dict[str, float]:
+    """What one command does with ``held`` events held back: SQL statements, decodes, deliveries.
 
     Counted per command (SQL on SQLite only), the dispatch run in this thread.
     """
@@ -229,7 +229,7 @@ def main() -> None:
                     missed.append((store, situation))
     for store, situation in missed:
         print(f"\nWhat one command does: {store}, {situation} (empty outbox / {BACKLOG:,} held)")
-        empty, held = (anatomy(store, situation, held=backlog) for backlog in (False, True))
+        empty, held = (anatomy(store, situation, held=backlog) for backlog in (0, BACKLOG))
         for what in sorted(empty.keys() | held.keys()):
             print(f"  {what:<36} {empty.get(what, 0):>6g} {held.get(what, 0):>6g}")
     print(f"\n{time.monotonic() - started:.0f} s")
