@@ -7,6 +7,7 @@ import threading
 import time
 from datetime import timedelta
 from typing import Any
+from unittest import mock
 
 import attrs
 import pytest
@@ -269,3 +270,16 @@ def test_a_repository_that_overrides_a_write_is_served_through_it() -> None:
         [event.type for event in notifier.events],
         service.repository.pending_events(),
     )
+
+
+def test_a_write_patched_on_the_instance_is_the_one_called() -> None:
+    """Fault injection on one repository object (``mock.patch.object``) still takes effect."""
+    repository = InMemoryRepository()
+    service = OnboardingService(repository=repository, notifier=InMemoryNotifier())
+    seller = Actor.seller("seller-1")
+    account = service.register_account(seller_id=seller.id, enterprise_id="e", actor=seller)
+    with (
+        mock.patch.object(repository, "save", side_effect=StorageError("disk full")),
+        pytest.raises(StorageError, match="disk full"),
+    ):
+        service.accept_agreement(account.id, "2024-01", actor=seller)

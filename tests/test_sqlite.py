@@ -28,7 +28,7 @@ from aliexpress_onboarding.adapters.memory import InMemoryNotifier
 from aliexpress_onboarding.adapters.sqlite import RECEIPT_DELAY, SQLiteRepository
 from aliexpress_onboarding.domain.events import Event
 from aliexpress_onboarding.errors import ConcurrencyConflictError, ValidationError
-from aliexpress_onboarding.ports import Repository
+from aliexpress_onboarding.ports import FailedDelivery, Repository
 from aliexpress_onboarding.samples import T0
 from aliexpress_onboarding.sealing import Keyring
 from aliexpress_onboarding.testing import RepositoryContract, sample_account
@@ -424,3 +424,69 @@ def test_an_outcome_lost_with_its_process_is_delivered_again(tmp_path: Path) -> 
         again.delivered,
         [event.type for event in notifier.events],
     )
+
+
+def test_a_failure_held_past_its_lease_changes_nothing(tmp_path: Path) -> None:
+    """Another dispatcher took the entry over once the lease ended: the late failure would
+    have held the aggregate's later events for ever; it is dropped instead."""
+    path = tmp_path / "o.db"
+    first = SQLiteRepository(path, lease=timedelta(0))  # every lease ends at once
+    second = SQLiteRepository(path)
+    account, timeline = sample_account()
+    [*entries] = first.write_and_lease(account, timeline, expected_version=None, now=T0, limit=1)
+    [taken] = second.due_events(T0, 1)  # the lease has ended: the second takes it over
+    second.mark_delivered(taken.sequence)
+    first.settle([], [FailedDelivery(entries[0].sequence, T0 + timedelta(hours=1), "late")], [])
+    first.due_events(T0, 0)  # a write of the first: it writes what it held
+    assert (entries[0].sequence, timeline[1:]) == (
+        taken.sequence,
+        [entry.event for entry in second.due_events(T0, 100)],
+    )
+
+
+def test_outcomes_a_rolled_back_write_puts_back_are_written_when_idle(tmp_path: Path) -> None:
+    """The idle writer may have ended while a write held the outcomes: putting them back
+    starts it again."""
+    repository = SQLiteRepository(tmp_path / "o.db")
+    account, timeline = sample_account()
+    entries = repository.write_and_lease(account, timeline, expected_version=None, now=T0, limit=9)
+    repository.settle([entry.sequence for entry in entries], [], [])
+    receipts = repository._receipts  # the test plays a write that takes them, then rolls back
+    receipts.take()
+    deadline = time.monotonic() + 10 * RECEIPT_DELAY + 5
+    while receipts._thread is not None:  # the idle writer found nothing and ended
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    receipts.restore()
+    raw = sqlite3.connect(tmp_path / "o.db")
+    while raw.execute("SELECT count(*) FROM outbox WHERE delivered_at IS NULL").fetchone()[0]:
+        assert time.monotonic() < deadline, "the outcomes put back were never written"
+        time.sleep(0.05)
+
+
+def test_an_in_memory_database_closed_takes_no_more_outcomes() -> None:
+    """Once ':memory:' is closed its database is gone: an outcome settled later is dropped,
+    with no writer left trying to write it to a new, empty database."""
+    repository = SQLiteRepository(":memory:")
+    account, timeline = sample_account()
+    entries = repository.write_and_lease(account, timeline, expected_version=None, now=T0, limit=9)
+    repository.close()
+    repository.settle([entry.sequence for entry in entries], [], [])
+    assert (False, None) == (repository._receipts.pending, repository._receipts._thread)
+
+
+def test_listing_the_outbox_needs_no_write(tmp_path: Path) -> None:
+    """While another process holds the write lock, pending_events still answers, leaving out
+    the events this repository delivered and has not yet marked."""
+    path = tmp_path / "o.db"
+    repository = SQLiteRepository(path, timeout=0.2)
+    account, timeline = sample_account()
+    entries = repository.write_and_lease(account, timeline, expected_version=None, now=T0, limit=1)
+    repository.settle([entries[0].sequence], [], [])
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # holds the write lock
+    try:
+        pending = repository.pending_events()
+    finally:
+        other.execute("ROLLBACK")
+    assert timeline[1:] == [entry.event for entry in pending]

@@ -280,8 +280,9 @@ class LeasingRepository(Repository, Protocol):
     A command whose notifier is `in_process` delivers its events in its own thread. With a
     plain `Repository` that costs three writes: the command's, the lease of the due entries
     (`due_events`) and a mark per entry. A repository with these two methods takes the lease in
-    the command's write and the marks in one more: two commits per command, and the events just
-    written come back as they were given, never decoded again. `SQLiteRepository` and
+    the command's write, and the events just written come back as they were given, never
+    decoded again; `settle` records the outcomes, and may hold them for the repository's next
+    write (`SQLiteRepository` does: one commit per command). `SQLiteRepository` and
     `InMemoryRepository` have them; the service uses them when they are there.
 
     The contract (``RepositoryContract`` checks it when a repository has the methods):
@@ -290,7 +291,10 @@ class LeasingRepository(Repository, Protocol):
       and errors, then `due_events` under the same lock or transaction: nothing is written or
       leased when the write is refused.
     - `settle` is `mark_delivered` for each of ``delivered``, then `mark_failed` for each of
-      ``failed``, then `release` of ``released``, atomically.
+      ``failed``, then `release` of ``released``, all or none. It may hold them for the
+      repository's next write (a failure's count then shows after it), as long as a delivered
+      entry is neither due nor pending from then on, and a late outcome changes nothing once
+      another dispatcher has taken the entry over.
     """
 
     def write_and_lease(
@@ -316,7 +320,7 @@ class LeasingRepository(Repository, Protocol):
         failed: Sequence[FailedDelivery],
         released: Sequence[int],
     ) -> None:
-        """Record one dispatch round's outcome for the entries it leased, atomically."""
+        """Record what became of entries the caller leased (see the class's contract)."""
         ...
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import attrs
 
@@ -74,19 +74,12 @@ from .errors import (
     StateReusedError,
     ValidationError,
 )
-from .outbox import (
-    RETRY_DELAY_LIMIT,
-    DispatchReport,
-    InlineDispatcher,
-    dispatch_due,
-    leases_on_write,
-)
+from .outbox import RETRY_DELAY_LIMIT, DispatchReport, InlineDispatcher, as_leasing, dispatch_due
 from .ports import (
     KIND_NAMES,
     AggregateRoot,
     Clock,
     CredentialIssuer,
-    LeasingRepository,
     Notifier,
     OutboxEntry,
     PlatformClient,
@@ -338,21 +331,19 @@ class OnboardingService:
     def _write_and_deliver(
         self, aggregate: AggregateRoot, events: Sequence[Event], expected_version: int | None
     ) -> bool:
-        """Store and dispatch with two commits, if the repository and the notifier allow.
+        """Store and dispatch with one commit, if the repository and the notifier allow.
 
         A `LeasingRepository` leases what is due in the command's own write, and an
-        `in_process` notifier is told in this thread, so the round's outcomes follow in one
-        more write (`deliver_leased`). Returns whether it stored the aggregate; ``False``
-        (nothing done) when the repository or the notifier cannot, auto-dispatch is off,
-        or another pass of this service is running (it or the next command picks the
-        events up).
+        `in_process` notifier is told in this thread; the outcomes go to
+        `~LeasingRepository.settle`, which may hold them for the repository's next write.
+        Returns whether it stored the aggregate; ``False`` (nothing done) when the repository
+        or the notifier cannot, auto-dispatch is off, or another pass of this service is
+        running (it or the next command picks the events up).
         """
-        repository = cast(LeasingRepository, self.repository)
-        if (
-            not self.auto_dispatch
-            or not leases_on_write(type(repository))
-            or getattr(self.notifier, "in_process", False) is not True
-        ):
+        if not self.auto_dispatch or getattr(self.notifier, "in_process", False) is not True:
+            return False
+        repository = as_leasing(self.repository)
+        if repository is None:
             return False
         exclusive = self._inline.exclusive()
         if not exclusive.acquire(blocking=False):

@@ -23,6 +23,7 @@ import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, Final, TypeVar
 
 import attrs
@@ -371,6 +372,15 @@ _FAILED: Final = (
     " (SELECT aggregate_id FROM outbox WHERE sequence = :sequence))"
 )
 
+# The same two, as `settle` holds them for a later write: changing nothing if the entry was
+# delivered meanwhile, and a failure only while the entry is still this dispatcher's (a lease
+# that ended may have let another dispatcher deliver it, or lease it again).
+_HELD_DELIVERED: Final = f"{_DELIVERED} AND delivered_at IS NULL"  # (those behind it are not)
+_HELD_FAILED: Final = (
+    f"{_FAILED} AND (SELECT delivered_at IS NULL AND claimed_by = :claimant"
+    " FROM outbox WHERE sequence = :sequence)"
+)
+
 _RELEASE: Final = (
     "UPDATE outbox SET claimed_by = NULL, claimed_until = NULL"
     " WHERE sequence = ? AND claimed_by = ?"
@@ -461,24 +471,32 @@ def _check_path(path: object) -> str:
 
 logger = logging.getLogger(__name__)
 
-_Statement = tuple[str, Mapping[str, Any] | Sequence[Any]]
+_Held = tuple[str, Mapping[str, Any] | Sequence[Any], int | None]
+"""A held outcome: its SQL, its parameters, and the entry it marks delivered (if it does)."""
 
 RECEIPT_DELAY: Final = 0.5
-"""Seconds a delivery outcome `SQLiteRepository.settle` holds may wait for a write to carry it,
-before the repository writes it on its own."""
+"""Seconds between the checks of a repository's idle writer: a delivery outcome that
+`SQLiteRepository.settle` holds, and no write has carried for this long, is written by the
+repository itself at the next check (so within twice this, when the database is free)."""
+
+_QUICK_BUSY_MS: Final = 1000
+"""How long `close` and the interpreter's exit wait for another writer's lock to write what
+is held: not the repository's whole timeout (what is not written is delivered again later)."""
 
 
 class _Receipts:
-    """Delivery outcomes (SQL statements) waiting to ride on the repository's next write.
+    """Delivery outcomes waiting to ride on the repository's next write.
 
     A command's delivery comes after its commit; writing its outcome there and then would be a
     second commit per command, which costs more than the command's own (a commit writes every
     page it changed to the WAL, and the outcome changes the same outbox pages the next command
     changes anyway). So `SQLiteRepository.settle` leaves the statements here, and every write
-    transaction of the repository runs them first (`take`; `restore` after a rollback). Until
-    then the entries stay leased to this repository, so no other dispatcher takes them; when no
-    write comes for `RECEIPT_DELAY` seconds, a thread of the repository's writes them itself,
-    and so does the interpreter's exit.
+    transaction of the repository runs them first (`take`; `done` after its commit, `restore`
+    after a rollback). Until then the entries stay leased to this repository (for its
+    ``lease``), so no other dispatcher takes them. A repository with nothing to write for
+    `RECEIPT_DELAY` seconds writes them on a thread of its own, and so does the interpreter's
+    exit. The statements are guarded: one that comes too late (the lease ended and another
+    dispatcher delivered the entry) changes nothing.
     """
 
     def __init__(self, flush: Callable[[], None]) -> None:
@@ -489,52 +507,93 @@ class _Receipts:
         # Also after fork(): the parent's outcomes are the parent's to write.
         self._pid = os.getpid()
         self._lock = threading.Lock()
-        self._pending: list[_Statement] = []
+        self._pending: list[_Held] = []
+        self._taken: list[_Held] = []  # in the write transaction under way (one at a time)
         self._since = 0.0  # monotonic time of the oldest pending outcome
         self._thread: threading.Thread | None = None
+        self._closed = False
+        self._failures = 0
 
-    def add(self, statements: list[_Statement]) -> None:
-        """Hold ``statements`` for the next write; start the idle writer if none runs."""
+    def _own(self) -> None:
         if self._pid != os.getpid():
             self._reset()
+
+    def add(self, held: list[_Held]) -> None:
+        """Hold outcomes for the next write; start the idle writer if none runs."""
+        self._own()
         with self._lock:
+            if self._closed:
+                return  # an in-memory database that is gone: nothing to write them to
             if not self._pending:
                 self._since = time.monotonic()
-                _HOLDING.add(self)
-            self._pending += statements
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._watch, name="aliexpress-onboarding-receipts", daemon=True
-                )
-                self._thread.start()
+            self._pending += held
+            self._watch_while_pending()
+
+    def _watch_while_pending(self) -> None:
+        # (under the lock)
+        _HOLDING.add(self)
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._watch, name="aliexpress-onboarding-receipts", daemon=True
+            )
+            self._thread.start()
 
     @property
     def pending(self) -> bool:
         """Whether any outcome waits (in this process)."""
         return bool(self._pending) and self._pid == os.getpid()
 
-    def take(self) -> list[_Statement]:
-        """Every pending statement, for the write transaction that has just begun."""
-        if self._pid != os.getpid():
-            self._reset()
-        with self._lock:
-            taken, self._pending = self._pending, []
-            return taken
+    def delivered(self) -> set[int]:
+        """The entries held as delivered (or being written so, not yet committed).
 
-    def restore(self, statements: list[_Statement]) -> None:
+        A reader leaves them out: they were delivered.
+        """
+        self._own()
+        with self._lock:
+            return {sequence for *_, sequence in self._pending + self._taken if sequence}
+
+    def take(self) -> list[_Held]:
+        """Every pending outcome, for the write transaction that has just begun."""
+        self._own()
+        with self._lock:
+            self._taken, self._pending = self._pending, []
+            return self._taken
+
+    def done(self) -> None:
+        """The transaction that took them committed."""
+        with self._lock:
+            self._taken = []
+
+    def restore(self) -> None:
         """Put back what a rolled-back transaction took, ahead of anything added since."""
-        if statements:
-            with self._lock:
-                self._pending[:0] = statements
-                self._since = time.monotonic() if len(self._pending) == len(statements) else 0.0
+        with self._lock:
+            taken, self._taken = self._taken, []
+            if taken and not self._closed:
+                self._since = time.monotonic() if not self._pending else self._since
+                self._pending[:0] = taken
+                self._watch_while_pending()
+
+    def close(self) -> None:
+        """Drop what is held and take no more: the database is gone."""
+        with self._lock:
+            self._closed = True
+            self._pending = []
 
     def flush(self) -> None:
-        """Write what is pending now, in this thread (errors are logged: the leases run out)."""
-        if self.pending:
-            try:
-                self._flush()
-            except Exception:  # kept, and tried again at the next tick or write
-                logger.exception("writing delivery outcomes failed; they stay pending")
+        """Write what is pending now, in this thread; a failure is logged, the rest kept."""
+        if not self.pending:
+            return
+        try:
+            self._flush()
+        except Exception:  # kept for the next check or write; the leases bound the wait
+            self._failures += 1
+            if self._failures % 120 == 1:  # the first, then about once a minute
+                logger.exception(
+                    "writing delivery outcomes failed (%d times); they stay pending",
+                    self._failures,
+                )
+        else:
+            self._failures = 0
 
     def _watch(self) -> None:
         while True:
@@ -574,7 +633,9 @@ class SQLiteRepository:
         timeout: seconds to wait for another writer's lock (``busy_timeout``).
         synchronous: ``"NORMAL"`` (the default) or ``"FULL"``, as described above.
         lease: how long `due_events` keeps its entries from dispatchers in other processes
-            unless they are marked delivered or failed, or released, first.
+            unless they are marked delivered or failed, or released, first. Keep it well above
+            a second: delivery outcomes the service records through `settle` may wait that
+            long for a write.
         keyring: seals appSecrets at rest (AES-256-GCM, see `aliexpress_onboarding.sealing`)
             and opens them on reading, under any of its keys.
         plaintext_secrets: with no keyring, store appSecrets in plain text. Without either,
@@ -618,7 +679,7 @@ class SQLiteRepository:
         self._turns: AbstractContextManager[object] = (
             threading.RLock() if self.path == ":memory:" else nullcontext()
         )
-        self._receipts = _Receipts(self._write_receipts)
+        self._receipts = _Receipts(partial(self._write_receipts, busy_ms=_QUICK_BUSY_MS))
         self._migrate()
 
     # ------------------------------------------------------------------ connections
@@ -652,12 +713,15 @@ class SQLiteRepository:
     def close(self) -> None:
         """Close this thread's connection (others close when their threads end).
 
-        Delivery outcomes `settle` still holds are written first.
+        Delivery outcomes `settle` still holds are written first, waiting at most a second for
+        another writer (what is not written is delivered again once its lease ends).
 
-        In memory, this closes the shared connection: the database is gone.
+        In memory, this closes the shared connection: the database is gone, with what it held.
         """
         with suppress(StorageError):  # a file that cannot be written: the leases run out
-            self._write_receipts()
+            self._write_receipts(busy_ms=_QUICK_BUSY_MS)
+        if self.path == ":memory:":
+            self._receipts.close()
         with self._turns:
             if self._shared is not None:
                 self._shared.close()
@@ -668,21 +732,29 @@ class SQLiteRepository:
             self._local.connection = None
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def _write(self, *, busy_ms: int | None = None) -> Iterator[sqlite3.Connection]:
         with self._turns:
             connection = self._connection()
+            if busy_ms is not None:
+                connection.execute(f"PRAGMA busy_timeout = {int(busy_ms)}")
             try:
                 connection.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as error:
                 raise _storage_error("cannot start a write", self.path, error) from error
-            receipts = self._receipts.take()
+            finally:
+                if busy_ms is not None:
+                    connection.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
+            committed = False
             try:
-                for sql, parameters in receipts:  # the outcomes of earlier deliveries first
+                for sql, parameters, _ in self._receipts.take():  # earlier deliveries' first
                     connection.execute(sql, parameters)
                 yield connection
                 connection.execute("COMMIT")
+                committed = True
+                self._receipts.done()
             except BaseException as error:
-                self._receipts.restore(receipts)
+                if not committed:
+                    self._receipts.restore()
                 # SQLite itself rolls back after some errors (a full disk): then there is no
                 # transaction left to roll back, and the original error is the one to report.
                 if connection.in_transaction:
@@ -1149,16 +1221,15 @@ class SQLiteRepository:
     def pending_events(self, limit: int = 1000) -> list[OutboxEntry]:
         """Up to ``limit`` undelivered events, oldest first, due or not.
 
-        Outcomes `settle` still holds are written first: a delivered event is never listed.
+        An event this repository delivered, whose outcome `settle` still holds, is left out.
         """
-        self._write_receipts()
-        return self._entries(
-            self._read(
-                "SELECT sequence, document, attempts, next_attempt_at, last_error FROM outbox"
-                " WHERE delivered_at IS NULL ORDER BY sequence LIMIT ?",
-                (limit,),
-            )
+        delivered = self._receipts.delivered()
+        rows = self._read(
+            "SELECT sequence, document, attempts, next_attempt_at, last_error FROM outbox"
+            " WHERE delivered_at IS NULL ORDER BY sequence LIMIT ?",
+            (limit + len(delivered),),
         )
+        return self._entries([row for row in rows if row[0] not in delivered][:limit])
 
     @property
     def _claimant(self) -> str:
@@ -1259,26 +1330,31 @@ class SQLiteRepository:
         """`mark_delivered`, `mark_failed` and `release`, with this repository's next write.
 
         The outcomes ride on the next write transaction (the next command's, typically), which
-        writes them first, so a command costs one commit, not two. The entries stay leased to
-        this repository until then: no other dispatcher takes them, and this one's next lease
-        sees them settled. A write comes within `RECEIPT_DELAY` seconds: a thread of the
-        repository's makes one when no command does, and `close` makes one too. Should the
-        process die first, the entries are delivered again once their lease ends (at least
-        once, as after any crash between a delivery and its mark).
+        writes them first, so a command costs one commit, not two. Until then the entries stay
+        leased to this repository (for ``lease``): no other dispatcher takes them, this one's
+        next lease sees them settled, and `pending_events` leaves the delivered ones out. When
+        no command writes, the repository does within about twice `RECEIPT_DELAY` (a second),
+        and `close` and the interpreter's exit do too. Should the process die first, the
+        entries are delivered again once their lease ends (at least once, as after any crash
+        between a delivery and its mark). An outcome written after its lease ended, when
+        another dispatcher may have taken the entry over, changes nothing.
         """
         claimant = self._claimant
-        statements: list[_Statement] = [
-            (_DELIVERED, _delivered_parameters(sequence)) for sequence in delivered
+        held: list[_Held] = [
+            (_HELD_DELIVERED, _delivered_parameters(sequence), sequence) for sequence in delivered
         ]
-        statements += [(_FAILED, _failed_parameters(failure)) for failure in failed]
-        statements += [(_RELEASE, (sequence, claimant)) for sequence in released]
-        if statements:
-            self._receipts.add(statements)
+        held += [
+            (_HELD_FAILED, {**_failed_parameters(failure), "claimant": claimant}, None)
+            for failure in failed
+        ]
+        held += [(_RELEASE, (sequence, claimant), None) for sequence in released]
+        if held:
+            self._receipts.add(held)
 
-    def _write_receipts(self) -> None:
+    def _write_receipts(self, *, busy_ms: int | None = None) -> None:
         """Write the outcomes `settle` holds, in a transaction of their own (if any)."""
         if self._receipts.pending:
-            with self._write():
+            with self._write(busy_ms=busy_ms):
                 pass  # `_write` runs them first
 
     def events(self, aggregate_id: str | None = None) -> list[Event]:
