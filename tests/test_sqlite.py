@@ -490,3 +490,40 @@ def test_listing_the_outbox_needs_no_write(tmp_path: Path) -> None:
     finally:
         other.execute("ROLLBACK")
     assert timeline[1:] == [entry.event for entry in pending]
+
+
+def _vm_work(repository: SQLiteRepository, work: Callable[[], object]) -> int:
+    """How much work SQLite does for ``work`` on this thread's connection: hundreds of VM steps."""
+    steps = 0
+
+    def count() -> int:
+        nonlocal steps
+        steps += 1
+        return 0
+
+    connection = repository._connection()  # the test looks inside: what SQLite is asked
+    connection.set_progress_handler(count, 100)
+    try:
+        work()
+    finally:
+        connection.set_progress_handler(None, 0)
+    return steps
+
+
+@pytest.mark.parametrize("history", [10, 2_000])
+def test_the_due_events_never_read_an_aggregates_delivered_history(
+    tmp_path: Path, history: int
+) -> None:
+    """Leasing what is due costs the same after 10 delivered events of the aggregate as after
+    2,000: only undelivered entries are read."""
+    repository = SQLiteRepository(tmp_path / "o.db")
+    account, timeline = sample_account()
+    past = [attrs.evolve(timeline[-1], event_id=f"past-{n}") for n in range(history)]
+    repository.add(account, past)
+    for entry in repository.due_events(T0, history):
+        repository.mark_delivered(entry.sequence)
+    later = attrs.evolve(account, version=account.version + 1)
+    new = [attrs.evolve(timeline[-1], event_id="new")]
+    repository.save(later, new, expected_version=account.version)
+    steps = _vm_work(repository, lambda: repository.due_events(T0, 100))
+    assert steps <= 10, f"{steps}00 VM steps to lease one event after {history} delivered"

@@ -312,10 +312,12 @@ delivered, whatever its retry time (so a new failure rewrites one row, not the b
 # Due, not under another dispatcher's live lease, and no earlier undelivered entry of the
 # aggregate that is under one (that dispatcher is delivering it: order per aggregate) or that
 # failed before (a retried aggregate is tried with its oldest event alone, so its backlog
-# never fills a batch; once that event is delivered the rest follow).
+# never fills a batch; once that event is delivered the rest follow). The earlier entries are
+# read from the partial index of undelivered ones: by (aggregate_id, sequence), the planner
+# walked every delivered event of the aggregate too (a 10,000-event history: 1.1 ms a call).
 _FREE: Final = (
     " AND (claimed_until IS NULL OR claimed_until <= :wall OR claimed_by = :claimant)"
-    " AND NOT EXISTS (SELECT 1 FROM outbox AS earlier"
+    " AND NOT EXISTS (SELECT 1 FROM outbox AS earlier INDEXED BY outbox_held_by_aggregate"
     " WHERE earlier.aggregate_id = outbox.aggregate_id AND earlier.sequence < outbox.sequence"
     " AND earlier.delivered_at IS NULL AND (earlier.attempts > 0"
     " OR (earlier.claimed_until > :wall AND earlier.claimed_by <> :claimant)))"
