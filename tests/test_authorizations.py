@@ -38,7 +38,7 @@ from aliexpress_onboarding import (
     self_stores_scope,
 )
 from aliexpress_onboarding.adapters.email import account_email_lookup
-from aliexpress_onboarding.adapters.sqlite import SQLiteRepository
+from aliexpress_onboarding.adapters.sqlite import SCHEMA_VERSION, SQLiteRepository
 from aliexpress_onboarding.ports import Repository
 from aliexpress_onboarding.sealing import Keyring
 from aliexpress_onboarding.serialization import from_json, split_release_1_app, to_json
@@ -328,7 +328,7 @@ def test_release_1_stores_in_an_sqlite_file_become_records(tmp_path: Path) -> No
         repository.close()
     with closing(sqlite3.connect(path)) as connection:
         versions = connection.execute("SELECT version FROM schema_version").fetchall()
-    assert [(n,) for n in range(1, 6)] == versions
+    assert [(n,) for n in range(1, SCHEMA_VERSION + 1)] == versions
     assert not any('"authorizations"' in d for d in _release_1_apps(path).values())
 
 

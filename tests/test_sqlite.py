@@ -28,7 +28,7 @@ from aliexpress_onboarding.adapters.memory import InMemoryNotifier
 from aliexpress_onboarding.adapters.sqlite import RECEIPT_DELAY, SQLiteRepository
 from aliexpress_onboarding.domain.events import Event
 from aliexpress_onboarding.errors import ConcurrencyConflictError, ValidationError
-from aliexpress_onboarding.ports import FailedDelivery, Repository
+from aliexpress_onboarding.ports import FailedDelivery, OutboxEntry, Repository
 from aliexpress_onboarding.samples import T0
 from aliexpress_onboarding.sealing import Keyring
 from aliexpress_onboarding.testing import RepositoryContract, sample_account
@@ -527,3 +527,20 @@ def test_the_due_events_never_read_an_aggregates_delivered_history(
     repository.save(later, new, expected_version=account.version)
     steps = _vm_work(repository, lambda: repository.due_events(T0, 100))
     assert steps <= 10, f"{steps}00 VM steps to lease one event after {history} delivered"
+
+
+@pytest.mark.parametrize("backlog", [10, 2_000])
+def test_a_due_retry_never_reads_the_backlog_held_behind_it(tmp_path: Path, backlog: int) -> None:
+    """When a failed entry's retry comes, leasing it costs the same behind 10 held entries of
+    its aggregate as behind 2,000."""
+    repository = SQLiteRepository(tmp_path / "o.db")
+    account, timeline = sample_account()
+    held = [attrs.evolve(timeline[-1], event_id=f"held-{n}") for n in range(backlog)]
+    repository.add(account, held)
+    [head] = repository.due_events(T0, 1)
+    repository.mark_failed(head.sequence, next_attempt_at=T0, error="down")
+    repository.release([entry.sequence for entry in repository.due_events(T0, 0)])
+    leased: list[OutboxEntry] = []
+    steps = _vm_work(repository, lambda: leased.extend(repository.due_events(T0, 100)))
+    assert [head.sequence] == [entry.sequence for entry in leased]
+    assert steps <= 10, f"{steps}00 VM steps to lease one retry behind {backlog} held"
