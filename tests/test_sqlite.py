@@ -394,32 +394,34 @@ def _deliver(path: str, *, crash: bool) -> None:
         os._exit(0)  # no close(), no atexit: the outcome is never written
 
 
-def test_the_interpreters_exit_writes_the_outcomes_held(tmp_path: Path) -> None:
-    """A process that ends normally leaves no delivered event pending (nor leased)."""
-    path = str(tmp_path / "o.db")
+def _deliver_in_a_child(path: str, *, crash: bool) -> int | None:
+    """`_deliver` in a spawned process; its exit code."""
     child = multiprocessing.get_context("spawn").Process(
-        target=_deliver, args=(path,), kwargs={"crash": False}
+        target=_deliver, args=(path,), kwargs={"crash": crash}
     )
     child.start()
     child.join(60)
-    assert (0, []) == (child.exitcode, SQLiteRepository(path).pending_events())
+    return child.exitcode
+
+
+def test_the_interpreters_exit_writes_the_outcomes_held(tmp_path: Path) -> None:
+    """A process that ends normally leaves no delivered event pending (nor leased)."""
+    path = str(tmp_path / "o.db")
+    exitcode = _deliver_in_a_child(path, crash=False)
+    assert (0, []) == (exitcode, SQLiteRepository(path).pending_events())
 
 
 def test_an_outcome_lost_with_its_process_is_delivered_again(tmp_path: Path) -> None:
     """At least once: the event a dead process delivered but never marked comes again."""
     path = str(tmp_path / "o.db")
-    child = multiprocessing.get_context("spawn").Process(
-        target=_deliver, args=(path,), kwargs={"crash": True}
-    )
-    child.start()
-    child.join(60)
+    exitcode = _deliver_in_a_child(path, crash=True)
     notifier = InMemoryNotifier()
     service = OnboardingService(repository=SQLiteRepository(path), notifier=notifier)
     leased = service.dispatch_pending()
     time.sleep(2.2)  # the dead process's lease ends
     again = service.dispatch_pending()
     assert (0, (0, 0), 1, ["AccountRegistered"]) == (
-        child.exitcode,
+        exitcode,
         (leased.delivered, leased.failed),
         again.delivered,
         [event.type for event in notifier.events],
@@ -433,7 +435,7 @@ def test_a_failure_held_past_its_lease_changes_nothing(tmp_path: Path) -> None:
     first = SQLiteRepository(path, lease=timedelta(0))  # every lease ends at once
     second = SQLiteRepository(path)
     account, timeline = sample_account()
-    [*entries] = first.write_and_lease(account, timeline, expected_version=None, now=T0, limit=1)
+    entries = first.write_and_lease(account, timeline, expected_version=None, now=T0, limit=1)
     [taken] = second.due_events(T0, 1)  # the lease has ended: the second takes it over
     second.mark_delivered(taken.sequence)
     first.settle([], [FailedDelivery(entries[0].sequence, T0 + timedelta(hours=1), "late")], [])
